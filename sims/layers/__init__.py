@@ -1,0 +1,14 @@
+"""Layers with explicit forward, backward and forward-mode derivative passes."""
+
+from sims.layers.activations import ACTIVATIONS, GELU, ReLU, Tanh, make_activation
+from sims.layers.base import Layer, Sequential
+from sims.layers.embedding import Embedding
+from sims.layers.linear import Linear
+from sims.layers.loss import softmax_cross_entropy
+from sims.layers.norm import NORMS, LayerNorm, RMSNorm
+from sims.layers.residual import ResidualBlock
+
+__all__ = [
+    "ACTIVATIONS", "GELU", "NORMS", "Embedding", "Layer", "LayerNorm", "Linear", "RMSNorm",
+    "ReLU", "ResidualBlock", "Sequential", "Tanh", "make_activation", "softmax_cross_entropy",
+]

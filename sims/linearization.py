@@ -1,0 +1,122 @@
+"""How far one block's change is from its linearization in its own weights.
+
+Protocol, for each run: one fixed batch; the measured block is block ``floor(L / 2)``
+(counting from 0) of the residual MLP; only its two weight matrices move, its norm
+parameters and biases stay fixed; each step uses the gradient of the full network's
+training loss on the batch. Because no earlier block moves, the block's input ``u``
+keeps its value before the steps. After ``k`` steps, with ``dW`` the accumulated change
+of the two matrices,
+
+* ``dF = F(W + dW; u) - F(W; u)``, the block's change;
+* ``dF_lin = J_W F(W; u) dW``, its first-order term, computed exactly in forward mode;
+* ``R = dF - dF_lin``, the remainder.
+
+Every norm is an RMS over the batch's coordinates. The measured ratios are
+``laziness_ratio = ||R|| / ||dF_lin||`` (theory ``L**(alpha - 1)`` under the table's
+learning rates) and ``remainder_over_output = ||R|| / ||F||`` (theory ``L**(2 alpha - 2)``).
+Run in float64: the remainder is a difference of nearly equal numbers.
+"""
+
+import numpy as np
+
+from sims.cache import RunCache
+from sims.data import load_corpus, sample_batch
+from sims.runs import build_ensemble
+from sims.sweep import Job, run_ensembles
+
+KIND = "linearization"
+
+
+def measured_block_index(depth):
+    """Return the index (from 0) of the measured block, ``floor(L / 2)``."""
+    return depth // 2
+
+
+def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=16):
+    """Measure the block's change against its linearization for every run.
+
+    Parameters
+    ----------
+    runs : list of sims.runs.RunConfig
+        ``optimizer`` and ``lr`` set the steps; ``batch_size`` the fixed batch.
+    steps : int
+        Number of optimizer steps ``k``.
+    table : theory.parameterization.ParameterizationTable, optional
+        Table to train with; each run's derived table by default.
+    cache : sims.cache.RunCache
+
+    Returns
+    -------
+    list of dict
+        One per run: ``output_rms`` (``||F||``), ``change_rms`` (``||dF||``),
+        ``linear_rms`` (``||dF_lin||``), ``remainder_rms`` (``||R||``),
+        ``laziness_ratio``, ``remainder_over_output``, ``weight_change`` (Frobenius norm of
+        ``dW`` over both matrices), ``block`` (the index), ``diverged`` (a non-finite
+        loss or change).
+    """
+    settings = {"steps": int(steps)}
+    jobs = [Job(run, run.default_table() if table is None else table, settings) for run in runs]
+    return run_ensembles(KIND, jobs, _run_group, cache, max_members, "linearization")
+
+
+def _run_group(jobs):
+    steps = jobs[0].settings["steps"]
+    ensemble = build_ensemble([job.run for job in jobs], jobs[0].table)
+    model = ensemble.model
+    config = ensemble.configs[0]
+    index = measured_block_index(config.depth)
+    block = model.blocks[index]
+    norm, fc1, activation, fc2 = block.branch.layers
+    moving = (fc1.weight, fc2.weight)
+    for parameter in model.parameters():
+        parameter.trainable = parameter in moving
+
+    corpus = load_corpus()
+    tokens, targets = sample_batch(corpus.train, config.context, config.batch_size,
+                                   ensemble.data_generators)
+    initial = {parameter: parameter.value.copy() for parameter in moving}
+
+    with np.errstate(all="ignore"):
+        loss, cache = model.loss_and_gradients(tokens, targets)
+        block_input = cache["stream"][index]
+        output, branch_cache = block.branch.forward(block_input)
+        for _ in range(steps):
+            ensemble.optimizer.step()
+            loss, _ = model.loss_and_gradients(tokens, targets)
+
+        tangents = {parameter: parameter.value - initial[parameter] for parameter in moving}
+        moved, _ = block.branch.forward(block_input)
+        change = moved - output
+        linear = block.branch.jvp(None, tangents, branch_cache)
+        remainder = change - linear
+
+        output_rms = _rms(output)
+        change_rms = _rms(change)
+        linear_rms = _rms(linear)
+        remainder_rms = _rms(remainder)
+        weight_change = np.sqrt(sum(
+            (tangent.reshape(tangent.shape[0], -1) ** 2).sum(axis=1) for tangent in tangents.values()
+        ))
+        laziness = remainder_rms / linear_rms
+        relative_to_output = remainder_rms / output_rms
+
+    results = []
+    for k in range(len(jobs)):
+        values = (output_rms[k], change_rms[k], linear_rms[k], remainder_rms[k], laziness[k])
+        results.append({
+            "output_rms": float(output_rms[k]),
+            "change_rms": float(change_rms[k]),
+            "linear_rms": float(linear_rms[k]),
+            "remainder_rms": float(remainder_rms[k]),
+            "laziness_ratio": float(laziness[k]),
+            "remainder_over_output": float(relative_to_output[k]),
+            "weight_change": float(weight_change[k]),
+            "block": index,
+            "diverged": bool(not np.all(np.isfinite(values)) or not np.isfinite(loss[k])),
+        })
+    return results
+
+
+def _rms(x):
+    flat = x.reshape(x.shape[0], -1)
+    return np.sqrt((flat * flat).mean(axis=1))

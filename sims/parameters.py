@@ -1,0 +1,66 @@
+"""Parameters with a leading ensemble axis, a Table 1 group and a trainable flag."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+INITS = ("normal", "zeros", "ones")
+
+
+@dataclass(eq=False)
+class Parameter:
+    """One parameter tensor of an ensemble of ``K`` independent networks.
+
+    Parameters
+    ----------
+    name : str
+        Unique dotted name, e.g. ``"blocks.3.fc1.weight"``.
+    group : str
+        Parameter group of the parameterization table (``"hidden_weight"`` ...), which
+        sets the parameter's init, learning rate, epsilon and weight decay.
+    shape : tuple of int
+        Shape of one member's tensor; ``value`` has shape ``(K,) + shape``.
+    init : {"normal", "zeros", "ones"}
+        ``"normal"`` draws standard normal entries scaled by the group's init std.
+    trainable : bool
+        Frozen parameters get no gradient and no optimizer update, weight decay included.
+
+    Attributes
+    ----------
+    value : numpy.ndarray or None
+        The ensemble's values, set by :func:`sims.init.initialize`.
+    grad : numpy.ndarray or None
+        Gradient of each member's loss, accumulated by the backward pass; ``None`` after
+        :meth:`zero_grad` and for frozen parameters.
+    """
+
+    name: str
+    group: str
+    shape: tuple
+    init: str = "normal"
+    trainable: bool = True
+    value: np.ndarray = None
+    grad: np.ndarray = None
+
+    def __post_init__(self):
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r} for {self.name}; valid: {', '.join(INITS)}")
+        self.shape = tuple(int(n) for n in self.shape)
+
+    @property
+    def ensemble_size(self):
+        """Number of members ``K`` (the length of the leading axis of ``value``)."""
+        return self.value.shape[0]
+
+    def accumulate(self, gradient):
+        """Add ``gradient`` to :attr:`grad`; a frozen parameter ignores it."""
+        if not self.trainable:
+            return
+        if self.grad is None:
+            self.grad = gradient
+        else:
+            self.grad += gradient
+
+    def zero_grad(self):
+        """Forget the accumulated gradient."""
+        self.grad = None
