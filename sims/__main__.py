@@ -1,6 +1,7 @@
 """Command line: ``python -m sims describe``, the effective hyperparameters of each group."""
 
 import json
+import math
 import sys
 
 from sims.hyperparameters import (
@@ -37,13 +38,13 @@ def build_parser():
     describe.add_argument("--base-width", type=str, default="128", help="N_base (default 128)")
     describe.add_argument("--base-depth", type=str, default="2", help="L_base (default 2)")
     defaults = BaseHyperparameters()
-    describe.add_argument("--init-std", type=float, default=defaults.init_std,
+    describe.add_argument("--init-std", type=str, default=defaults.init_std,
                           help=f"sigma_base (default {defaults.init_std})")
-    describe.add_argument("--lr", type=float, default=defaults.lr,
+    describe.add_argument("--lr", type=str, default=defaults.lr,
                           help=f"eta_base (default {defaults.lr})")
-    describe.add_argument("--eps", type=float, default=defaults.eps,
+    describe.add_argument("--eps", type=str, default=defaults.eps,
                           help=f"epsilon_base (default {defaults.eps})")
-    describe.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+    describe.add_argument("--weight-decay", type=str, default=defaults.weight_decay,
                           help=f"lambda_base (default {defaults.weight_decay})")
     describe.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
@@ -59,8 +60,24 @@ def _parse_int(prog, name, text):
     return value
 
 
+def _parse_base(prog, name, text, allow_zero):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    valid = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not valid:
+        bound = ">= 0" if allow_zero else "> 0"
+        fail(prog, f"{name} must be a finite number {bound}, got {text!r}")
+    return value
+
+
 def describe(args, prog):
     """Return the rows that ``describe`` prints, one per parameter group."""
+    args.init_std = _parse_base(prog, "--init-std", args.init_std, allow_zero=False)
+    args.lr = _parse_base(prog, "--lr", args.lr, allow_zero=False)
+    args.eps = _parse_base(prog, "--eps", args.eps, allow_zero=True)
+    args.weight_decay = _parse_base(prog, "--weight-decay", args.weight_decay, allow_zero=True)
     width = _parse_int(prog, "--width", args.width)
     depth = _parse_int(prog, "--depth", args.depth)
     base_shape = BaseShape(_parse_int(prog, "--base-width", args.base_width),

@@ -97,15 +97,30 @@ class RunCache:
         return result
 
     def store(self, kind, config, result):
-        """Store ``result`` (a dict of arrays and JSON-serializable values) for ``config``."""
+        """Store ``result`` (a dict of arrays and JSON-serializable values) for ``config``.
+
+        Raises
+        ------
+        TypeError
+            If a value is neither an array nor JSON-serializable; nothing is written then.
+        """
         if not self.enabled:
             return
         json_path, npz_path = self._paths(kind, config)
         arrays = {name: value for name, value in result.items() if isinstance(value, np.ndarray)}
-        scalars = {name: value for name, value in result.items() if name not in arrays}
+        scalars = {name: _plain(value) for name, value in result.items() if name not in arrays}
+        document = {"kind": kind, "config": config, "scalars": scalars}
+        json.dumps(document)
 
         with tempfile.TemporaryFile() as buffer:
             np.savez(buffer, **arrays)
             buffer.seek(0)
             atomic_write_bytes(npz_path, buffer.read())
-        atomic_write_json(json_path, {"kind": kind, "config": config, "scalars": scalars})
+        atomic_write_json(json_path, document)
+
+
+def _plain(value):
+    """Return NumPy scalars as Python numbers, so that they can be written as JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -87,7 +87,7 @@ def _run_group(jobs):
         tangents = {parameter: parameter.value - initial[parameter] for parameter in moving}
         moved, _ = block.branch.forward(block_input)
         change = moved - output
-        linear = block.branch.jvp(None, tangents, branch_cache)
+        linear = _jvp_at(block.branch, tangents, branch_cache, initial)
         remainder = change - linear
 
         output_rms = _rms(output)
@@ -115,6 +115,24 @@ def _run_group(jobs):
             "diverged": bool(not np.all(np.isfinite(values)) or not np.isfinite(loss[k])),
         })
     return results
+
+
+def _jvp_at(branch, tangents, cache, values):
+    """Return the branch's forward-mode derivative at the parameter ``values`` given.
+
+    The layers read their current parameter values in ``jvp``; after the optimizer's
+    steps those are ``W + dW``, so the values before the steps are put back for the
+    call. Taken at ``W + dW``, the derivative would absorb the cross term
+    ``dW2 (phi'(z) * dW1 u)`` of the second-order remainder.
+    """
+    current = {parameter: parameter.value for parameter in values}
+    try:
+        for parameter, value in values.items():
+            parameter.value = value
+        return branch.jvp(None, tangents, cache)
+    finally:
+        for parameter, value in current.items():
+            parameter.value = value
 
 
 def _rms(x):

@@ -8,13 +8,15 @@ import sympy
 
 from sims.data import load_corpus
 from sims.hyperparameters import (
-    BaseHyperparameters, BaseShape, check_positive_int, evaluate_table, make_table,
+    OPTIMIZERS, BaseHyperparameters, BaseShape, check_alpha, check_positive_int, evaluate_table,
+    make_table,
 )
+from sims.layers import ACTIVATIONS, NORMS
 from sims.init import initialize
 from sims.models import ResidualMLP, ResidualMLPShape
 from sims.optim import make_optimizer
 from sims.seeds import check_seed, run_generators
-from theory.parameterization import GROUPS
+from theory.parameterization import EPS_MODES, GROUPS, PARAMETERIZATIONS
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -69,7 +71,24 @@ class RunConfig:
         check_seed(self.seed_index, "seed index")
         if self.dtype not in DTYPES:
             raise ValueError(f"unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
-        if self.parameterization != "alpha" and self.alpha is not None:
+        check_positive_int("context", self.context)
+        check_positive_int("hidden_multiple", self.hidden_multiple)
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ValueError(f"unknown parameterization {self.parameterization!r}; "
+                             f"valid: {', '.join(PARAMETERIZATIONS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; "
+                             f"valid: {', '.join(ACTIVATIONS)}")
+        if self.norm not in NORMS:
+            raise ValueError(f"unknown norm {self.norm!r}; valid: {', '.join(NORMS)}")
+        if self.eps_mode not in EPS_MODES:
+            raise ValueError(f"unknown eps_mode {self.eps_mode!r}; valid: {', '.join(EPS_MODES)}")
+        if self.parameterization == "alpha":
+            alpha = 1.0 if self.alpha is None else check_alpha(self.alpha)
+            object.__setattr__(self, "alpha", alpha)
+        else:
             object.__setattr__(self, "alpha", None)
         if self.trainable_groups is not None:
             unknown = sorted(set(self.trainable_groups) - set(GROUPS))

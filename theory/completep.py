@@ -23,7 +23,8 @@ from theory import bookkeeping
 from theory.derivation import Derivation, Premise, Step
 from theory.symbols import alpha, c
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+"""Step rules: AdamW steps like Adam, its decoupled decay aside."""
 
 PREMISES = (
     Premise(
@@ -99,8 +100,8 @@ def depth_exponents(alpha_value, optimizer="adam", lr_exponent=None, weight_matr
     ----------
     alpha_value : number or sympy.Expr
         Residual exponent; the branch multiplier is ``L**-alpha``.
-    optimizer : {"adam", "sgd"}
-        Optimizer whose step rule applies (AdamW steps like Adam).
+    optimizer : {"adam", "adamw", "sgd"}
+        Optimizer whose step rule applies; AdamW steps like Adam.
     lr_exponent : number or sympy.Expr, optional
         Depth exponent ``c`` of the in-block learning rate. By default the one that
         D2 selects: ``alpha - 1`` for Adam, ``2 alpha - 1`` for SGD.
@@ -127,7 +128,7 @@ def depth_exponents(alpha_value, optimizer="adam", lr_exponent=None, weight_matr
         lr_exponent = _derived_lr_exponent(a, optimizer)
     lr_exponent = sympy.nsimplify(lr_exponent) if isinstance(lr_exponent, float) else sympy.sympify(lr_exponent)
 
-    if optimizer == "adam":
+    if optimizer in ("adam", "adamw"):
         step = bookkeeping.adam_step_size(lr_exponent)
     else:
         step = bookkeeping.sgd_step_size(lr_exponent, gradient)
@@ -146,7 +147,7 @@ def depth_exponents(alpha_value, optimizer="adam", lr_exponent=None, weight_matr
 
 def _derived_lr_exponent(a, optimizer):
     results = derive().results()
-    key = "adam_lr_depth_exponent" if optimizer == "adam" else "sgd_lr_depth_exponent"
+    key = "sgd_lr_depth_exponent" if optimizer == "sgd" else "adam_lr_depth_exponent"
     return results[key].subs(alpha, a)
 
 
