@@ -150,3 +150,33 @@ def coord_check_records(runs, results):
                         "rms": float(rms[step, layer]),
                     })
     return records
+
+
+def statistic(results, name, step):
+    """Return one statistic at one step of every run, NaN where the run had diverged.
+
+    A run that diverged at training step ``d`` (its loss at the state after ``d``
+    updates exceeded the bound) is frozen at that state, so its statistics from step
+    ``d`` on describe a diverged network and are returned as NaN.
+
+    Parameters
+    ----------
+    results : list of dict
+        From :func:`coord_check`.
+    name : str
+        A per-step statistic, e.g. ``"branch_sum_variance"`` or ``"stream_update"``.
+    step : int
+        Index into the statistic, ``0`` for initialization.
+
+    Returns
+    -------
+    list of float
+    """
+    values = []
+    for result in results:
+        diverged_step = int(result["diverged_step"])
+        if 0 <= diverged_step <= step:
+            values.append(float("nan"))
+        else:
+            values.append(float(np.asarray(result[name])[step]))
+    return values

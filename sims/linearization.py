@@ -32,6 +32,10 @@ def measured_block_index(depth):
     return depth // 2
 
 
+QUANTITIES = ("output_rms", "change_rms", "linear_rms", "remainder_rms", "laziness_ratio",
+              "remainder_over_output", "weight_change")
+
+
 def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=16):
     """Measure the block's change against its linearization for every run.
 
@@ -40,7 +44,7 @@ def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=1
     runs : list of sims.runs.RunConfig
         ``optimizer`` and ``lr`` set the steps; ``batch_size`` the fixed batch.
     steps : int
-        Number of optimizer steps ``k``.
+        Number of optimizer steps ``k``; every quantity is recorded after each of them.
     table : theory.parameterization.ParameterizationTable, optional
         Table to train with; each run's derived table by default.
     cache : sims.cache.RunCache
@@ -48,11 +52,12 @@ def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=1
     Returns
     -------
     list of dict
-        One per run: ``output_rms`` (``||F||``), ``change_rms`` (``||dF||``),
-        ``linear_rms`` (``||dF_lin||``), ``remainder_rms`` (``||R||``),
-        ``laziness_ratio``, ``remainder_over_output``, ``weight_change`` (Frobenius norm of
-        ``dW`` over both matrices), ``block`` (the index), ``diverged`` (a non-finite
-        loss or change).
+        One per run, each quantity an array of shape ``(k,)`` whose entry ``s - 1``
+        holds the value after ``s`` steps: ``output_rms`` (``||F||``), ``change_rms``
+        (``||dF||``), ``linear_rms`` (``||dF_lin||``), ``remainder_rms`` (``||R||``),
+        ``laziness_ratio``, ``remainder_over_output``, ``weight_change`` (Frobenius norm
+        of ``dW`` over both matrices); plus ``block`` (the index) and ``diverged`` (a
+        non-finite loss or quantity at any step).
     """
     settings = {"steps": int(steps)}
     jobs = [Job(run, run.default_table() if table is None else table, settings) for run in runs]
@@ -61,12 +66,13 @@ def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=1
 
 def _run_group(jobs):
     steps = jobs[0].settings["steps"]
+    members = len(jobs)
     ensemble = build_ensemble([job.run for job in jobs], jobs[0].table)
     model = ensemble.model
     config = ensemble.configs[0]
     index = measured_block_index(config.depth)
     block = model.blocks[index]
-    norm, fc1, activation, fc2 = block.branch.layers
+    _, fc1, _, fc2 = block.branch.layers
     moving = (fc1.weight, fc2.weight)
     for parameter in model.parameters():
         parameter.trainable = parameter in moving
@@ -75,45 +81,46 @@ def _run_group(jobs):
     tokens, targets = sample_batch(corpus.train, config.context, config.batch_size,
                                    ensemble.data_generators)
     initial = {parameter: parameter.value.copy() for parameter in moving}
+    records = {name: np.full((members, steps), np.nan) for name in QUANTITIES}
+    finite = np.ones(members, dtype=bool)
 
     with np.errstate(all="ignore"):
         loss, cache = model.loss_and_gradients(tokens, targets)
         block_input = cache["stream"][index]
         output, branch_cache = block.branch.forward(block_input)
-        for _ in range(steps):
+        output_rms = _rms(output)
+        for step in range(steps):
             ensemble.optimizer.step()
             loss, _ = model.loss_and_gradients(tokens, targets)
+            finite &= np.isfinite(loss)
 
-        tangents = {parameter: parameter.value - initial[parameter] for parameter in moving}
-        moved, _ = block.branch.forward(block_input)
-        change = moved - output
-        linear = _jvp_at(block.branch, tangents, branch_cache, initial)
-        remainder = change - linear
+            tangents = {parameter: parameter.value - initial[parameter] for parameter in moving}
+            moved, _ = block.branch.forward(block_input)
+            change = moved - output
+            linear = _jvp_at(block.branch, tangents, branch_cache, initial)
+            remainder = change - linear
 
-        output_rms = _rms(output)
-        change_rms = _rms(change)
-        linear_rms = _rms(linear)
-        remainder_rms = _rms(remainder)
-        weight_change = np.sqrt(sum(
-            (tangent.reshape(tangent.shape[0], -1) ** 2).sum(axis=1) for tangent in tangents.values()
-        ))
-        laziness = remainder_rms / linear_rms
-        relative_to_output = remainder_rms / output_rms
+            values = {
+                "output_rms": output_rms,
+                "change_rms": _rms(change),
+                "linear_rms": _rms(linear),
+                "remainder_rms": _rms(remainder),
+                "weight_change": np.sqrt(sum(
+                    (t.reshape(members, -1) ** 2).sum(axis=1) for t in tangents.values()
+                )),
+            }
+            values["laziness_ratio"] = values["remainder_rms"] / values["linear_rms"]
+            values["remainder_over_output"] = values["remainder_rms"] / output_rms
+            for name, value in values.items():
+                records[name][:, step] = value
+                finite &= np.isfinite(value)
 
     results = []
-    for k in range(len(jobs)):
-        values = (output_rms[k], change_rms[k], linear_rms[k], remainder_rms[k], laziness[k])
-        results.append({
-            "output_rms": float(output_rms[k]),
-            "change_rms": float(change_rms[k]),
-            "linear_rms": float(linear_rms[k]),
-            "remainder_rms": float(remainder_rms[k]),
-            "laziness_ratio": float(laziness[k]),
-            "remainder_over_output": float(relative_to_output[k]),
-            "weight_change": float(weight_change[k]),
-            "block": index,
-            "diverged": bool(not np.all(np.isfinite(values)) or not np.isfinite(loss[k])),
-        })
+    for k in range(members):
+        result = {name: records[name][k] for name in QUANTITIES}
+        result["block"] = index
+        result["diverged"] = bool(not finite[k])
+        results.append(result)
     return results
 
 

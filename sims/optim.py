@@ -17,8 +17,16 @@ import numpy as np
 
 from sims.hyperparameters import OPTIMIZERS
 
-CHUNK = 1 << 15
-"""Elements per chunk of the in-place updates."""
+CHUNK = 1 << 17
+"""Elements per chunk of the in-place updates.
+
+The chunk size changes speed only, never the result. Chunks of 2**17 elements (512 KiB
+per array in float32, 1 MiB in float64) were the fastest of 2**13 to 2**19 for AdamW on
+the parameters of a width-1024, depth-16 residual MLP. That was measured with numpy 2.4
+on one thread of a 2-core AMD EPYC with 1 MiB of L2 cache per core and 32 MiB of L3.
+Smaller chunks pay numpy's fixed cost per call more often, and larger ones were slower
+in both dtypes.
+"""
 
 
 class Optimizer:

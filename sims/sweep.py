@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from sims.allocator import retain_freed_memory
+
 from sims.runs import table_fingerprint
 
 
@@ -59,6 +61,9 @@ def run_ensembles(kind, configs, run_ensemble, cache, max_members=16, descriptio
     list of dict
         In the order of ``configs``.
     """
+    # Training steps free and reallocate megabytes of activations and gradients; the
+    # process keeps that memory instead of faulting it in again (see sims.allocator).
+    retain_freed_memory()
     results = [cache.load(kind, config.cache_config()) for config in configs]
     missing = {}
     for index, (config, result) in enumerate(zip(configs, results)):

@@ -12,3 +12,4 @@ __all__ = [
     "ACTIVATIONS", "GELU", "NORMS", "Embedding", "Layer", "LayerNorm", "Linear", "RMSNorm",
     "ReLU", "ResidualBlock", "Sequential", "Tanh", "make_activation", "softmax_cross_entropy",
 ]
+

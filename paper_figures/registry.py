@@ -1,0 +1,67 @@
+"""The registered figures: name, one-line description and the module that makes it.
+
+A figure joins by adding one :class:`FigureEntry` to :data:`FIGURES`. Its module
+provides two functions:
+
+* ``compute(scale, base_seed, cache)`` runs or loads the simulations and returns the
+  JSON-ready data behind the figure: ``config``, ``seeds``, the curves and ``fits``
+  (each fitted quantity with its theory value);
+* ``draw(data)`` returns a :class:`matplotlib.figure.Figure` drawn from that data alone,
+  so that the JSON file written beside the picture redraws it.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FigureEntry:
+    """One figure of the registry.
+
+    Attributes
+    ----------
+    name : str
+        The figure's name on the command line and the stem of its files.
+    description : str
+        One line for ``python -m paper_figures list``.
+    module : str
+        Dotted name of the module with ``compute`` and ``draw``; imported only when
+        the figure is made, so that ``list`` stays fast.
+    """
+
+    name: str
+    description: str
+    module: str
+
+    def load(self):
+        """Import and return the figure's module."""
+        return importlib.import_module(self.module)
+
+
+FIGURES = (
+    FigureEntry(
+        "completep-depth-coord-check",
+        "mean |h^L| of the final residual stream against depth over the first AdamW steps, "
+        "for SP/muP, alpha = 1/2 and alpha = 1 (CompleteP Figure 7)",
+        "paper_figures.completep_depth_coord_check",
+    ),
+)
+
+
+def figure_names():
+    """Return the names of the registered figures, in registry order."""
+    return [entry.name for entry in FIGURES]
+
+
+def find_figure(name):
+    """Return the entry named ``name``.
+
+    Raises
+    ------
+    KeyError
+        If no figure has that name; the message lists the valid names.
+    """
+    for entry in FIGURES:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"unknown figure {name!r}; valid: {', '.join(figure_names())}")
