@@ -1,0 +1,1 @@
+"""Numerical proof companions: Table 1 transcribed, and the claims ledger."""

@@ -1,0 +1,90 @@
+"""Command line: ``python -m proofs verify [CLAIM ...]``, the claims ledger."""
+
+import json
+import sys
+import time
+
+from proofs.ledger import claim_verdict
+from proofs.registry import CLAIMS, get_claims
+from sims.cli_options import open_cache, parse_seed, run_options
+from theory._argparse import ArgumentParser, fail
+
+
+def build_parser():
+    parser = ArgumentParser(prog="python -m proofs", description="The claims ledger.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    verify = commands.add_parser(
+        "verify", parents=[run_options()],
+        help="decide claims by simulation: claim, predicted, measured, tolerance, verdict; "
+             "tolerances are calibrated at the quick scale")
+    verify.error = parser.error
+    verify.add_argument("claims", nargs="*", metavar="CLAIM",
+                        help="claim ids (default: every claim)")
+    verify.add_argument("--json", action="store_true", help="print the ledger as JSON")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = parser.prog
+
+    try:
+        claims = get_claims(args.claims)
+    except KeyError as error:
+        fail(prog, f"unknown claim {error.args[0]!r}; valid: {', '.join(CLAIMS)}")
+    seed = parse_seed(prog, args.seed)
+    cache = open_cache(prog, args)
+
+    ledger = []
+    for claim in claims:
+        start = time.perf_counter()
+        rows = claim.verify(args.scale, seed, cache)
+        ledger.append((claim, rows, time.perf_counter() - start))
+        if not args.json:
+            _print_claim(claim, rows)
+
+    failed = any(claim_verdict(rows) == "fail" for _, rows, _ in ledger)
+    if args.json:
+        document = {
+            "scale": args.scale, "seed": seed,
+            "claims": [
+                {"id": claim.id, "statement": claim.statement, "source": claim.source,
+                 "measurement": claim.measurement, "verdict": claim_verdict(rows),
+                 "elapsed_seconds": elapsed, "rows": [row.to_json() for row in rows]}
+                for claim, rows, elapsed in ledger
+            ],
+        }
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        counts = {}
+        for _, rows, _ in ledger:
+            verdict = claim_verdict(rows)
+            counts[verdict] = counts.get(verdict, 0) + 1
+        summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("pass", "inconclusive", "fail"))
+        print(f"{len(ledger)} claims at scale {args.scale}: {summary}")
+    return 1 if failed else 0
+
+
+def _format(value):
+    if isinstance(value, float):
+        return f"{value:+.3f}"
+    return str(value)
+
+
+def _print_claim(claim, rows):
+    print(f"{claim.id}: {claim_verdict(rows)}")
+    print(f"  {claim.statement}")
+    print(f"  source: {claim.source}; measurement: {claim.measurement}")
+    print(f"  {'setting':48s} {'predicted':>10s} {'measured':>10s} {'spread':>8s}  "
+          f"{'rule':34s} verdict")
+    for row in rows:
+        spread = "" if row.spread is None else f"{row.spread:.3f}"
+        print(f"  {row.setting:48s} {_format(row.predicted):>10s} {_format(row.measured):>10s} "
+              f"{spread:>8s}  {row.rule.describe():34s} {row.verdict}")
+    print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

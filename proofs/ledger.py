@@ -1,0 +1,159 @@
+"""The claims ledger: claims, their decision rules and their verdicts.
+
+A claim has a stable id, a statement, its source, the measurement it calls, and for each
+setting a predicted value, a rule with a fixed tolerance, and a verdict. Verdicts are
+
+* ``pass``: the measurement agrees with the prediction within the tolerance;
+* ``fail``: it disagrees by more than the tolerance plus the noise band;
+* ``inconclusive``: it lies in the noise band between the two.
+
+Tolerances and noise bands are part of each claim's definition, set once from the
+recorded calibration in ``proofs/calibration`` and never recomputed from the run being
+judged.
+"""
+
+from dataclasses import dataclass, field
+
+VERDICTS = ("pass", "fail", "inconclusive")
+RULE_KINDS = ("equal", "bounded", "grows", "exact")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A decision rule with a fixed tolerance and noise band.
+
+    Kinds, for a measured value ``m`` and a predicted value ``p``:
+
+    * ``equal``: pass if ``|m - p| <= tolerance``, fail if ``|m - p| > tolerance + band``;
+    * ``bounded`` (``p`` is an upper bound, e.g. a depth slope of 0): pass if
+      ``m <= p + tolerance``, fail if ``m > p + tolerance + band``;
+    * ``grows`` (the opposite statement): pass if ``m > p + tolerance + band``, fail if
+      ``m <= p + tolerance``;
+    * ``exact``: pass if ``m == p``, else fail.
+
+    Anything between pass and fail is inconclusive.
+    """
+
+    kind: str
+    tolerance: float = 0.0
+    band: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in RULE_KINDS:
+            raise ValueError(f"unknown rule kind {self.kind!r}; valid: {', '.join(RULE_KINDS)}")
+        if self.tolerance < 0 or self.band < 0:
+            raise ValueError("tolerance and band must be non-negative")
+
+    def decide(self, measured, predicted):
+        """Return the verdict for ``measured`` against ``predicted``; NaN is a fail."""
+        if self.kind == "exact":
+            return "pass" if measured == predicted else "fail"
+        if measured != measured:
+            return "fail"
+        if self.kind == "equal":
+            distance = abs(measured - predicted)
+            if distance <= self.tolerance:
+                return "pass"
+            return "fail" if distance > self.tolerance + self.band else "inconclusive"
+        excess = measured - predicted
+        if self.kind == "bounded":
+            if excess <= self.tolerance:
+                return "pass"
+            return "fail" if excess > self.tolerance + self.band else "inconclusive"
+        if excess > self.tolerance + self.band:
+            return "pass"
+        return "fail" if excess <= self.tolerance else "inconclusive"
+
+    def describe(self):
+        """Return the rule in words, e.g. ``"|m - p| <= 0.1 (band 0.05)"``."""
+        if self.kind == "exact":
+            return "m == p"
+        if self.kind == "equal":
+            return f"|m - p| <= {self.tolerance:g} (band {self.band:g})"
+        if self.kind == "bounded":
+            return f"m <= p + {self.tolerance:g} (band {self.band:g})"
+        return f"m > p + {self.tolerance + self.band:g} (band {self.band:g})"
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One setting of one claim, decided.
+
+    Attributes
+    ----------
+    claim : str
+        The claim's id.
+    setting : str
+        What distinguishes this row, e.g. ``"alpha=0.5, 1 step"``.
+    predicted, measured : float or str
+    spread : float or None
+        Standard deviation of the measurement over seeds.
+    rule : Rule
+    verdict : str
+    details : dict
+        JSON-ready data behind the measurement (per-seed values, depths ...).
+    """
+
+    claim: str
+    setting: str
+    predicted: object
+    measured: object
+    spread: object
+    rule: Rule
+    verdict: str
+    details: dict = field(default_factory=dict)
+
+    def to_json(self):
+        return {
+            "claim": self.claim, "setting": self.setting, "predicted": self.predicted,
+            "measured": self.measured, "spread": self.spread, "rule": self.rule.kind,
+            "tolerance": self.rule.tolerance, "band": self.rule.band,
+            "rule_text": self.rule.describe(), "verdict": self.verdict, "details": self.details,
+        }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A checkable statement and how it is decided.
+
+    Attributes
+    ----------
+    id : str
+        Stable id, e.g. ``"completep.init-variance-exponent"``.
+    statement : str
+    source : str
+        Paper, section or figure, and how reliable that source is.
+    measurement : str
+        The function the claim calls, e.g. ``"sims.coord_check.coord_check"``.
+    rule : Rule
+        The decision rule; rows may use its ``bounded``/``grows`` variants with the same
+        tolerance and band.
+    evaluate : callable
+        ``evaluate(claim, settings, seed, cache) -> list of RowResult``, where
+        ``settings`` holds the sweep sizes of a scale.
+    settings : callable
+        ``settings(scale) -> dict``, the sweep sizes of a scale.
+    """
+
+    id: str
+    statement: str
+    source: str
+    measurement: str
+    rule: Rule
+    evaluate: object
+    settings: object
+
+    def verify(self, scale, seed, cache):
+        """Run the claim's measurement at ``scale`` and return its decided rows."""
+        return self.evaluate(self, self.settings(scale), seed, cache)
+
+
+def claim_verdict(rows):
+    """Return a claim's overall verdict: fail if any row fails, else inconclusive if any
+    row is, else pass."""
+    verdicts = {row.verdict for row in rows}
+    if "fail" in verdicts:
+        return "fail"
+    if "inconclusive" in verdicts:
+        return "inconclusive"
+    return "pass"
