@@ -367,8 +367,9 @@ def _panel_fits(runs, results):
         else:
             # No seed has two points left, as when every run diverged before the step.
             fit.update({"slope": None, "spread": None, "seed_slopes": [],
-                        "mean_curve_slope": None, "seeds": 0, "depths": depths,
-                        "seed_indices": seed_indices, "values": values,
+                        "mean_curve_slope": None, "seeds": 0, "axis": "depth",
+                        "points": depths,
+                        "seed_indices": seed_indices, "values": values.tolist(),
                         "excluded": int(np.isnan(values).sum())})
         fits[quantity.key] = fit
     return fits

@@ -30,7 +30,7 @@ from scipy import stats
 from proofs.ledger import Claim, RowResult, Rule
 from proofs.table1 import compare_with_derived, table1_column
 from sims.coord_check import coord_check, statistic
-from sims.depth_fits import depth_slope, depth_sweep
+from sims.depth_fits import depth_slope, depth_sweep, width_slope
 from sims.gradients import gradient_entries
 from sims.hyperparameters import make_table
 from sims.linearization import linearization
@@ -101,7 +101,7 @@ def _sweep(settings, seed, alpha, **changes):
 def _row(claim, setting, predicted, fit, rule, **details):
     measured = float(fit["slope"])
     details.update({
-        "seed_slopes": fit["seed_slopes"], "depths": fit.get("depths"),
+        "seed_slopes": fit["seed_slopes"], fit["axis"]: fit["points"],
         "mean_curve_slope": fit["mean_curve_slope"],
     })
     return RowResult(claim.id, setting, float(predicted), measured, float(fit["spread"]),
@@ -336,18 +336,10 @@ def _evaluate_decay(claim, settings, seed, cache):
         for seed_index in range(settings["seeds"]) for width in settings["widths"]
     ]
     width_results = decoupled_decay(width_runs, steps=1, table=_table(alpha), cache=cache)
-    fit = _width_slope(width_runs, [r["decay_per_step"][0] for r in width_results])
+    fit = width_slope(width_runs, [r["decay_per_step"][0] for r in width_results])
     rows.append(_row(claim, f"{_alpha_label(alpha)}, width at depth 8, 1 step", 0.0, fit,
                      claim.rule))
     return rows
-
-
-def _width_slope(runs, values):
-    relabelled = [run.replace(depth=run.width) for run in runs]
-    fit = depth_slope(relabelled, values)
-    fit["widths"] = fit.pop("depths")
-    fit["depths"] = None
-    return fit
 
 
 def _evaluate_laziness(claim, settings, seed, cache):

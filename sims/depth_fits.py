@@ -1,4 +1,4 @@
-"""Depth sweeps and their log-log slopes, shared by figures and claims."""
+"""Depth and width sweeps and their log-log slopes, shared by figures and claims."""
 
 import numpy as np
 
@@ -19,75 +19,89 @@ def depth_sweep(base, depths, seeds):
     return [base.replace(depth=int(depth), seed_index=seed) for seed in range(seeds) for depth in depths]
 
 
-def depth_grid(runs, values):
-    """Arrange one value per run on a grid of seed index by depth ``L``.
+SWEEP_AXES = ("depth", "width")
+
+
+def sweep_grid(runs, values, axis="depth"):
+    """Arrange one value per run on a grid of seed index by depth ``L`` or width ``N``.
 
     Parameters
     ----------
     runs : list of sims.runs.RunConfig
-        Runs that differ only in ``depth`` and ``seed_index``, each pair at most once.
+        Runs that differ only in ``axis`` and ``seed_index``, each pair at most once.
     values : sequence of float
         One per run, in the same order.
+    axis : {"depth", "width"}
 
     Returns
     -------
-    depths : list of int
-        Sorted.
+    points : list of int
+        The sorted depths or widths.
     seed_indices : list of int
         Sorted.
-    grid : numpy.ndarray, shape (seeds, depths)
+    grid : numpy.ndarray, shape (seeds, points)
         NaN where the sweep lacks that run or where its value is not positive and finite
         (a diverged run, or a quantity that a log-log fit cannot take).
 
     Raises
     ------
     ValueError
-        If the runs differ in more than depth and seed index, or repeat a (depth, seed
-        index) pair.
+        If the runs differ in more than ``axis`` and seed index, or repeat a pair.
     """
+    if axis not in SWEEP_AXES:
+        raise ValueError(f"unknown sweep axis {axis!r}; valid: {', '.join(SWEEP_AXES)}")
     if len(runs) != len(values):
         raise ValueError(f"got {len(runs)} runs but {len(values)} values")
-    shared = {_without_depth_and_seed(run) for run in runs}
+    shared = {_without(run, axis) for run in runs}
     if len(shared) != 1:
-        raise ValueError("the runs of a depth sweep may differ only in depth and seed_index")
+        raise ValueError(f"the runs of a {axis} sweep may differ only in {axis} and seed_index")
 
-    depths = sorted({run.depth for run in runs})
+    points = sorted({getattr(run, axis) for run in runs})
     seed_indices = sorted({run.seed_index for run in runs})
-    grid = np.full((len(seed_indices), len(depths)), np.nan)
+    grid = np.full((len(seed_indices), len(points)), np.nan)
     filled = np.zeros(grid.shape, dtype=bool)
     for run, value in zip(runs, values):
         row = seed_indices.index(run.seed_index)
-        column = depths.index(run.depth)
+        column = points.index(getattr(run, axis))
         if filled[row, column]:
-            raise ValueError(f"depth {run.depth} with seed index {run.seed_index} appears twice")
+            raise ValueError(f"{axis} {getattr(run, axis)} with seed index {run.seed_index} "
+                             "appears twice")
         filled[row, column] = True
         value = float(value)
         if np.isfinite(value) and value > 0:
             grid[row, column] = value
-    return depths, seed_indices, grid
+    return points, seed_indices, grid
 
 
-def depth_slope(runs, values):
-    """Fit the log-log slope against depth ``L`` of one value per run, per seed.
+def depth_grid(runs, values):
+    """Return :func:`sweep_grid` over depth."""
+    return sweep_grid(runs, values, "depth")
 
-    For every seed index the fit is ``log y = slope * log L + intercept`` over the points
-    of :func:`depth_grid` (:func:`sims.fits.seed_slopes`).
+
+def sweep_slope(runs, values, axis="depth"):
+    """Fit the log-log slope against depth or width of one value per run, per seed.
+
+    For every seed index the fit is ``log y = slope * log x + intercept`` over the points
+    of :func:`sweep_grid` (:func:`sims.fits.seed_slopes`), with ``x`` the depth ``L`` or
+    the width ``N``.
 
     Returns
     -------
     dict
-        The keys of :func:`sims.fits.seed_slopes`, plus ``depths``, ``seed_indices``,
-        ``values`` (the grid as nested lists) and ``excluded`` (its number of NaN points).
+        The keys of :func:`sims.fits.seed_slopes`, plus ``axis``, ``points`` (the depths
+        or widths), ``seed_indices``, ``values`` (the grid as nested lists) and
+        ``excluded`` (its number of NaN points).
 
     Raises
     ------
     ValueError
-        If :func:`depth_grid` raises, or if no seed has two points to fit.
+        If :func:`sweep_grid` raises, or if no seed has two points to fit.
     """
-    depths, seed_indices, grid = depth_grid(runs, values)
-    fit = seed_slopes(depths, grid)
+    points, seed_indices, grid = sweep_grid(runs, values, axis)
+    fit = seed_slopes(points, grid)
     fit.update({
-        "depths": depths,
+        "axis": axis,
+        "points": points,
         "seed_indices": seed_indices,
         "values": grid.tolist(),
         "excluded": int(np.isnan(grid).sum()),
@@ -95,9 +109,19 @@ def depth_slope(runs, values):
     return fit
 
 
-def _without_depth_and_seed(run):
-    """Return a hashable description of ``run`` that leaves out depth and seed index."""
+def depth_slope(runs, values):
+    """Return :func:`sweep_slope` over depth."""
+    return sweep_slope(runs, values, "depth")
+
+
+def width_slope(runs, values):
+    """Return :func:`sweep_slope` over width."""
+    return sweep_slope(runs, values, "width")
+
+
+def _without(run, axis):
+    """Return a hashable description of ``run`` that leaves out ``axis`` and the seed index."""
     document = run.to_dict()
-    document.pop("depth")
+    document.pop(axis)
     document.pop("seed_index")
     return repr(sorted(document.items()))
