@@ -77,12 +77,13 @@ def _print_claim(claim, rows):
     print(f"{claim.id}: {claim_verdict(rows)}")
     print(f"  {claim.statement}")
     print(f"  source: {claim.source}; measurement: {claim.measurement}")
-    print(f"  {'setting':48s} {'predicted':>10s} {'measured':>10s} {'spread':>8s}  "
-          f"{'rule':34s} verdict")
+    print(f"  {'setting':52s} {'predicted':>9s} {'measured':>9s} {'spread':>7s} "
+          f"{'tolerance':>9s} {'band':>6s}  {'rule':7s} verdict")
     for row in rows:
         spread = "" if row.spread is None else f"{row.spread:.3f}"
-        print(f"  {row.setting:48s} {_format(row.predicted):>10s} {_format(row.measured):>10s} "
-              f"{spread:>8s}  {row.rule.describe():34s} {row.verdict}")
+        print(f"  {row.setting:52s} {_format(row.predicted):>9s} {_format(row.measured):>9s} "
+              f"{spread:>7s} {row.rule.tolerance:9.3g} {row.rule.band:6.3g}  "
+              f"{row.rule.kind:7s} {row.verdict}")
     print()
 
 

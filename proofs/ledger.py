@@ -12,6 +12,7 @@ recorded calibration in ``proofs/calibration`` and never recomputed from the run
 judged.
 """
 
+import math
 from dataclasses import dataclass, field
 
 VERDICTS = ("pass", "fail", "inconclusive")
@@ -41,14 +42,20 @@ class Rule:
     def __post_init__(self):
         if self.kind not in RULE_KINDS:
             raise ValueError(f"unknown rule kind {self.kind!r}; valid: {', '.join(RULE_KINDS)}")
-        if self.tolerance < 0 or self.band < 0:
-            raise ValueError("tolerance and band must be non-negative")
+        for name in ("tolerance", "band"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
     def decide(self, measured, predicted):
-        """Return the verdict for ``measured`` against ``predicted``; NaN is a fail."""
+        """Return the verdict for ``measured`` against ``predicted``.
+
+        A measured or predicted value that is NaN or infinite (a diverged run, a scan
+        without a root) is a fail.
+        """
         if self.kind == "exact":
             return "pass" if measured == predicted else "fail"
-        if measured != measured:
+        if not (math.isfinite(measured) and math.isfinite(predicted)):
             return "fail"
         if self.kind == "equal":
             distance = abs(measured - predicted)
@@ -150,7 +157,15 @@ class Claim:
 
 def claim_verdict(rows):
     """Return a claim's overall verdict: fail if any row fails, else inconclusive if any
-    row is, else pass."""
+    row is, else pass.
+
+    Raises
+    ------
+    ValueError
+        If there are no rows, since a claim that measured nothing has no verdict.
+    """
+    if not rows:
+        raise ValueError("a claim without rows has no verdict")
     verdicts = {row.verdict for row in rows}
     if "fail" in verdicts:
         return "fail"

@@ -92,7 +92,9 @@ def as_rule(expression):
     ``alpha``.
     """
     expression = sympy.sympify(expression)
-    factors = sympy.Mul.make_args(sympy.powsimp(sympy.expand_power_base(expression, force=True)))
+    # Split powers of products, e.g. (m_L m_N)**alpha, into one power per base. No
+    # simplification follows, since powsimp would merge m_N**alpha * m_L**alpha back.
+    factors = sympy.Mul.make_args(sympy.expand_power_base(expression, force=True))
     width_exponent = sympy.S.Zero
     depth_exponent = sympy.S.Zero
     base = sympy.S.One

@@ -30,13 +30,9 @@ def run_options():
 
 def parse_seed(prog, text):
     """Return ``--seed`` as an int, or exit with status 2 unless it is a non-negative integer."""
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = -1
-    if seed < 0:
+    if not (text.isascii() and text.isdigit()):
         fail(prog, f"--seed must be a non-negative integer, got {text!r}")
-    return seed
+    return int(text)
 
 
 def check_directory(prog, option, text):
