@@ -240,8 +240,8 @@ def sgd_exponent_scan(settings, seed, cache, alpha):
     ``||Delta h^L||**2 / N`` is measured (theory: ``s = 2 (c - c*)``). The root ``c*`` is
     interpolated linearly between the two neighbouring candidates whose slopes change
     sign. Far from the root a large exponent drives the deep models out of the linear
-    regime and bends ``s(c)``, so the points away from the crossing are left out; the
-    slope of the line through all of them is reported beside the root.
+    regime and bends ``s(c)``. The points away from the crossing are therefore left out
+    of the root, and the slope of the line through all of them is reported beside it.
 
     Returns
     -------

@@ -137,7 +137,7 @@ class Claim:
         tolerance and band.
     evaluate : callable
         ``evaluate(claim, settings, seed, cache) -> list of RowResult``, where
-        ``settings`` holds the sweep sizes of a scale.
+        ``settings`` contains the sweep sizes of a scale.
     settings : callable
         ``settings(scale) -> dict``, the sweep sizes of a scale.
     """

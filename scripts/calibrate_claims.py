@@ -1,7 +1,7 @@
 """Calibrate the tolerances of the claims ledger and record the calibration.
 
 Each claim is measured at the quick scale with many seeds and a base seed of its own (so
-that the calibration never sees the runs it later judges). For every row the script
+that the calibration never uses the runs that the ledger later judges). For every row the script
 records the per-seed values, their mean, standard deviation and bias against the theory
 value, and derives for each claim
 
@@ -61,6 +61,9 @@ def calibrate_claim(claim, settings, judged_seeds, cache):
             records.append({"setting": row.setting, "exact": True})
             continue
         values = np.asarray(values, dtype=float)
+        if not np.all(np.isfinite(values)):
+            raise RuntimeError(f"{claim.id}, {row.setting}: a seed gave no finite measurement "
+                               f"({values.tolist()}); the calibration cannot use it")
         reference = row.details.get("theory_slope", row.predicted)
         sd = float(np.std(values, ddof=1))
         records.append({

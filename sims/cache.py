@@ -3,8 +3,8 @@
 Each run is stored under ``DIR/KIND/KEY.npz`` (its arrays, loaded without pickle) and
 ``DIR/KIND/KEY.json`` (its configuration and scalar results), where ``KEY`` is the
 SHA-256 of the configuration and of the source of the ``theory`` and ``sims`` packages.
-The JSON file is written last and marks the entry as complete; both files are written to
-a temporary name and renamed, so an interrupted write never leaves a partial entry.
+The JSON file is written last and marks the entry as complete. Both files are written to a
+temporary name and renamed, so an interrupted write never leaves a partial entry.
 """
 
 import functools

@@ -1,9 +1,9 @@
 """Coordinate check: per-layer activation statistics at init and after each early step.
 
-For each run the harness draws one probe batch from the training text (the same for every
-run of a base seed), trains on the run's own batches, and after each step measures on the
-probe batch the mean absolute value and RMS of every residual-stream state ``h^l`` and
-every block output ``F_l`` (before the branch multiplier), together with
+For each run the harness draws one probe batch from the training text, the same for every
+run of a base seed, and trains on the run's own batches. After each step it measures on
+the probe batch the mean absolute value and RMS of every residual-stream state ``h^l`` and
+of every block output ``F_l`` (before the branch multiplier), together with
 
 * ``branch_sum_variance``: ``||h^L - h^0||**2 / N``, the variance per coordinate of the
   accumulated branch sum (at step 0, theory ``L**(1 - 2 alpha)``);

@@ -1,10 +1,10 @@
 """How far one block's change is from its linearization in its own weights.
 
-Protocol, for each run: one fixed batch; the measured block is block ``floor(L / 2)``
-(counting from 0) of the residual MLP; only its two weight matrices move, its norm
-parameters and biases stay fixed; each step uses the gradient of the full network's
-training loss on the batch. Because no earlier block moves, the block's input ``u``
-keeps its value before the steps. After ``k`` steps, with ``dW`` the accumulated change
+Each run uses one fixed batch. The measured block is block ``floor(L / 2)`` (counting
+from 0) of the residual MLP. Only its two weight matrices move, while its norm parameters
+and biases stay fixed, and each step uses the gradient of the full network's training
+loss on the batch. Because no earlier block moves, the block's input ``u`` keeps its
+value before the steps. After ``k`` steps, with ``dW`` the accumulated change
 of the two matrices,
 
 * ``dF = F(W + dW; u) - F(W; u)``, the block's change;
@@ -53,7 +53,7 @@ def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=1
     -------
     list of dict
         One per run, each quantity an array of shape ``(k,)`` whose entry ``s - 1``
-        holds the value after ``s`` steps: ``output_rms`` (``||F||``), ``change_rms``
+        is the value after ``s`` steps: ``output_rms`` (``||F||``), ``change_rms``
         (``||dF||``), ``linear_rms`` (``||dF_lin||``), ``remainder_rms`` (``||R||``),
         ``laziness_ratio``, ``remainder_over_output``, ``weight_change`` (Frobenius norm
         of ``dW`` over both matrices); plus ``block`` (the index) and ``diverged`` (a
@@ -127,7 +127,7 @@ def _run_group(jobs):
 def _jvp_at(branch, tangents, cache, values):
     """Return the branch's forward-mode derivative at the parameter ``values`` given.
 
-    The layers read their current parameter values in ``jvp``; after the optimizer's
+    The layers read their current parameter values in ``jvp``. After the optimizer's
     steps those are ``W + dW``, so the values before the steps are put back for the
     call. Taken at ``W + dW``, the derivative would absorb the cross term
     ``dW2 (phi'(z) * dW1 u)`` of the second-order remainder.

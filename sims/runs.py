@@ -73,6 +73,7 @@ class RunConfig:
             raise ValueError(f"unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
         check_positive_int("context", self.context)
         check_positive_int("hidden_multiple", self.hidden_multiple)
+
         if self.parameterization not in PARAMETERIZATIONS:
             raise ValueError(f"unknown parameterization {self.parameterization!r}; "
                              f"valid: {', '.join(PARAMETERIZATIONS)}")
@@ -85,11 +86,13 @@ class RunConfig:
             raise ValueError(f"unknown norm {self.norm!r}; valid: {', '.join(NORMS)}")
         if self.eps_mode not in EPS_MODES:
             raise ValueError(f"unknown eps_mode {self.eps_mode!r}; valid: {', '.join(EPS_MODES)}")
+
         if self.parameterization == "alpha":
             alpha = 1.0 if self.alpha is None else check_alpha(self.alpha)
             object.__setattr__(self, "alpha", alpha)
         else:
             object.__setattr__(self, "alpha", None)
+
         if self.trainable_groups is not None:
             unknown = sorted(set(self.trainable_groups) - set(GROUPS))
             if unknown:

@@ -1,10 +1,10 @@
 """The per-step decoupled weight decay of hidden weights, measured from two trainings.
 
 Two ensembles with the same seeds train on the same batches, one with the run's weight
-decay and one without. The decay's share of the change of the hidden weights after
-``k`` steps, ``||W_decay - W_plain||_F / ||W_0||_F``, is close to ``k * eta * lambda_wd``
-for the per-step product of the hidden group's learning rate and weight decay; its depth
-and width slopes are those of that product.
+decay and one without. After ``k`` steps the decay's share of the change of the hidden
+weights, ``||W_decay - W_plain||_F / ||W_0||_F``, is close to ``k * eta * lambda_wd``, where
+``eta * lambda_wd`` is the per-step product of the hidden group's learning rate and weight
+decay. Its depth and width slopes are therefore those of that product.
 """
 
 import numpy as np

@@ -158,7 +158,7 @@ def derive():
     Returns
     -------
     Derivation
-        Premises ``P1`` to ``P9`` and the steps; :meth:`Derivation.results` holds the
+        Premises ``P1`` to ``P9`` and the steps. :meth:`Derivation.results` contains the
         admissible interval, the learning-rate, epsilon and weight-decay exponents and
         the laziness exponent as sympy expressions in ``alpha``.
     """
@@ -251,8 +251,9 @@ def derive():
         ("P6",),
         "A block's change in its own weights has a first-order term of the order of the "
         "weight change and, with two weight matrices, a second-order term of its square. "
-        "Both reach the stream through L**-alpha. The ratio vanishes with depth unless its "
-        "exponent is zero, and then the block trains in its linearized regime.",
+        "Both reach the stream through L**-alpha. When the exponent of their ratio is "
+        "negative, the ratio vanishes with depth and the block trains in its linearized "
+        "regime; D3 asks for an exponent of zero.",
         (
             ("first-order term in Delta h^L", sympy.simplify(r + first)),
             ("second-order term in Delta h^L", sympy.simplify(r + second)),
