@@ -188,7 +188,7 @@ def _evaluate_stable_init(claim, settings, seed, cache):
         fit = init_variance_fit(settings, seed, cache, alpha)
         theory = depth_exponents(alpha)["init_branch_variance"]
         rows.append(_row(claim, f"{_alpha_label(alpha)} ({statement})", 0.0, fit, rule,
-                         theory_slope=float(theory)))
+                         theory_slope=float(theory), contrast=statement == "grows"))
     return rows
 
 
@@ -203,7 +203,7 @@ def _evaluate_update_bounded(claim, settings, seed, cache):
             theory = depth_exponents(alpha)["block_change"]
             rows.append(_row(claim, f"{_alpha_label(alpha)}, {_steps_label(steps)} ({statement})",
                              0.0, fits[alpha][steps]["change_rms"], rule,
-                             theory_slope=float(theory)))
+                             theory_slope=float(theory), contrast=statement == "grows"))
     return rows
 
 
@@ -212,24 +212,33 @@ def _evaluate_adam_lr(claim, settings, seed, cache):
     alpha = 1.0
     table1_exponent = float(_table(alpha).entry("hidden_weight", "lr").depth_exponent)
     cases += [(alpha, table1_exponent + shift) for shift in (-0.5, 0.5)]
+    grows = Rule("grows", claim.rule.tolerance, claim.rule.band)
+    falls = Rule("falls", claim.rule.tolerance, claim.rule.band)
 
-    rows = []
     fits = []
     for alpha, exponent in cases:
         table = _table(alpha)
         if exponent is not None:
             table = table.with_depth_exponent(IN_BLOCK_GROUPS, "lr", exponent)
         fits.append(stream_update_fits(settings, seed, cache, alpha, table))
+
+    rows = []
     for steps in STEPS:
         for (alpha, exponent), fit in zip(cases, fits):
             if exponent is None:
                 label = f"{_alpha_label(alpha)}, Table 1 rate, {_steps_label(steps)}"
                 predicted = depth_exponents(alpha, "adam")["stream_update_variance"]
-            else:
-                label = (f"{_alpha_label(alpha)}, rate exponent {exponent:+g} (contrast), "
-                         f"{_steps_label(steps)}")
-                predicted = depth_exponents(alpha, "adam", lr_exponent=exponent)["stream_update_variance"]
-            rows.append(_row(claim, label, predicted, fit[steps], claim.rule))
+                rows.append(_row(claim, label, predicted, fit[steps], claim.rule))
+                continue
+
+            # A rate exponent off by +-1/2 must make the update grow or fall with depth.
+            theory = depth_exponents(alpha, "adam", lr_exponent=exponent)["stream_update_variance"]
+            statement = "grows" if theory > 0 else "falls"
+            label = (f"{_alpha_label(alpha)}, rate exponent {exponent:+g} ({statement}), "
+                     f"{_steps_label(steps)}")
+            rule = grows if theory > 0 else falls
+            rows.append(_row(claim, label, 0.0, fit[steps], rule, theory_slope=float(theory),
+                             contrast=True))
     return rows
 
 

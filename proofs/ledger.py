@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 VERDICTS = ("pass", "fail", "inconclusive")
-RULE_KINDS = ("equal", "bounded", "grows", "exact")
+RULE_KINDS = ("equal", "bounded", "grows", "falls", "exact")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Rule:
       ``m <= p + tolerance``, fail if ``m > p + tolerance + band``;
     * ``grows`` (the opposite statement): pass if ``m > p + tolerance + band``, fail if
       ``m <= p + tolerance``;
+    * ``falls`` (its mirror image): pass if ``m < p - tolerance - band``, fail if
+      ``m >= p - tolerance``;
     * ``exact``: pass if ``m == p``, else fail.
 
     Anything between pass and fail is inconclusive.
@@ -67,6 +69,8 @@ class Rule:
             if excess <= self.tolerance:
                 return "pass"
             return "fail" if excess > self.tolerance + self.band else "inconclusive"
+        if self.kind == "falls":
+            excess = -excess
         if excess > self.tolerance + self.band:
             return "pass"
         return "fail" if excess <= self.tolerance else "inconclusive"
@@ -79,6 +83,8 @@ class Rule:
             return f"|m - p| <= {self.tolerance:g} (band {self.band:g})"
         if self.kind == "bounded":
             return f"m <= p + {self.tolerance:g} (band {self.band:g})"
+        if self.kind == "falls":
+            return f"m < p - {self.tolerance + self.band:g} (band {self.band:g})"
         return f"m > p + {self.tolerance + self.band:g} (band {self.band:g})"
 
 
@@ -99,6 +105,10 @@ class RowResult:
     verdict : str
     details : dict
         JSON-ready data behind the measurement (per-seed values, depths ...).
+        ``details["contrast"]`` is true for a contrast row: a setting outside the claim
+        (alpha = 1/4 for stable initialization, say) that shows the measurement can tell
+        the claim apart from its negation. Contrast rows are decided with the claim's
+        tolerance but do not enter its calibration.
     """
 
     claim: str

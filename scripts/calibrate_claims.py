@@ -7,7 +7,8 @@ value, and derives for each claim
 
 * ``estimator_sd = sd / sqrt(n)``, the spread of a row's measured value, which averages
   ``n`` seeds (the quick scale's seed count);
-* ``tolerance = max over rows of (|bias| + 3 * estimator_sd)``, rounded up to 0.05, so that
+* ``tolerance = max over rows of (|bias| + 3 * estimator_sd)``, over the rows that state
+  the claim (contrast rows, which show that the measurement can reject it, are left out), rounded up to 0.05, so that
   a correct prediction with that finite-size bias passes with probability above 99.7%
   when the estimator is Gaussian;
 * ``band = max over rows of 2 * estimator_sd``, rounded up to 0.05 and at least 0.05, the
@@ -60,6 +61,9 @@ def calibrate_claim(claim, settings, judged_seeds, cache):
         if values is None:
             records.append({"setting": row.setting, "exact": True})
             continue
+        if row.details.get("contrast"):
+            records.append({"setting": row.setting, "contrast": True})
+            continue
         values = np.asarray(values, dtype=float)
         if not np.all(np.isfinite(values)):
             raise RuntimeError(f"{claim.id}, {row.setting}: a seed gave no finite measurement "
@@ -76,7 +80,7 @@ def calibrate_claim(claim, settings, judged_seeds, cache):
             "estimator_sd": sd / math.sqrt(judged_seeds),
         })
 
-    measured = [r for r in records if not r.get("exact")]
+    measured = [r for r in records if not (r.get("exact") or r.get("contrast"))]
     summary = {"rows": records, "elapsed_seconds": time.perf_counter() - start}
     if measured:
         summary["tolerance"] = round_up(max(abs(r["bias"]) + 3 * r["estimator_sd"] for r in measured))
