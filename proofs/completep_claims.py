@@ -370,6 +370,8 @@ def _steps_label(steps):
     return "1 step" if steps == 1 else f"{steps} steps"
 
 
+# Each tolerance and noise band below is the one that scripts/calibrate_claims.py derived
+# and recorded in proofs/calibration/completep.json (quick scale, 16 seeds, base seed 1000).
 CLAIMS = (
     Claim(
         "completep.table1-agreement",
@@ -386,7 +388,7 @@ CLAIMS = (
         "At initialization ||h^L - h^0||**2 / N grows with depth as L**(1 - 2 alpha).",
         SOURCE_DERIVED,
         "sims.coord_check.coord_check",
-        Rule("equal", 0.1, 0.05),
+        Rule("equal", 0.05, 0.05),
         _evaluate_init_exponent,
         settings_for,
     ),
@@ -396,7 +398,7 @@ CLAIMS = (
         "bounded in depth for alpha = 1/2 and 1, and grows for alpha = 1/4.",
         SOURCE_DERIVED,
         "sims.coord_check.coord_check",
-        Rule("equal", 0.1, 0.05),
+        Rule("equal", 0.05, 0.05),
         _evaluate_stable_init,
         settings_for,
     ),
@@ -459,7 +461,7 @@ CLAIMS = (
         "multiplier and no depth factor in the learning rate, stays of order one too.",
         SOURCE_DERIVED,
         "sims.linearization.linearization",
-        Rule("equal", 0.1, 0.05),
+        Rule("equal", 0.15, 0.1),
         _evaluate_laziness,
         settings_for,
     ),
