@@ -1,7 +1,7 @@
 """Pointwise activations with their derivatives.
 
-Each activation is a layer without parameters: ``forward`` caches what the derivative
-needs, ``backward`` multiplies by ``phi'(z)`` and ``jvp`` does the same to a tangent.
+Each activation is a layer without parameters. ``forward`` caches what the derivative
+needs, and ``backward`` and ``jvp`` multiply by ``phi'(z)``.
 """
 
 import math
@@ -12,7 +12,25 @@ from scipy import special
 from sims.layers.base import Layer
 
 
-class GELU(Layer):
+class PointwiseActivation(Layer):
+    """An activation without parameters whose derivatives multiply by ``phi'(z)``.
+
+    Subclasses implement ``forward(z) -> (phi(z), cache)`` and ``derivative(cache)``.
+    """
+
+    def derivative(self, cache):
+        raise NotImplementedError
+
+    def backward(self, dy, cache):
+        return dy * self.derivative(cache)
+
+    def jvp(self, dz, tangents, cache):
+        if dz is None:
+            return None
+        return dz * self.derivative(cache)
+
+
+class GELU(PointwiseActivation):
     """Exact GELU, ``phi(z) = z Phi(z)`` with ``Phi`` the standard normal CDF.
 
     ``phi'(z) = Phi(z) + z exp(-z**2 / 2) / sqrt(2 pi)`` (Hendrycks and Gimpel 2016).
@@ -32,16 +50,8 @@ class GELU(Layer):
         density += cdf
         return density
 
-    def backward(self, dy, cache):
-        return dy * self.derivative(cache)
 
-    def jvp(self, dz, tangents, cache):
-        if dz is None:
-            return None
-        return dz * self.derivative(cache)
-
-
-class Tanh(Layer):
+class Tanh(PointwiseActivation):
     """``phi(z) = tanh(z)``, ``phi'(z) = 1 - tanh(z)**2``."""
 
     name = "tanh"
@@ -53,16 +63,8 @@ class Tanh(Layer):
     def derivative(self, cache):
         return 1.0 - cache * cache
 
-    def backward(self, dy, cache):
-        return dy * self.derivative(cache)
 
-    def jvp(self, dz, tangents, cache):
-        if dz is None:
-            return None
-        return dz * self.derivative(cache)
-
-
-class ReLU(Layer):
+class ReLU(PointwiseActivation):
     """``phi(z) = max(z, 0)``; the derivative at ``z = 0`` is taken as 0."""
 
     name = "relu"
@@ -71,13 +73,8 @@ class ReLU(Layer):
         mask = z > 0
         return z * mask, mask
 
-    def backward(self, dy, cache):
-        return dy * cache
-
-    def jvp(self, dz, tangents, cache):
-        if dz is None:
-            return None
-        return dz * cache
+    def derivative(self, cache):
+        return cache
 
 
 ACTIVATIONS = {"gelu": GELU, "tanh": Tanh, "relu": ReLU}
