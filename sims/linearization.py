@@ -33,10 +33,15 @@ def measured_block_index(depth):
 
 
 QUANTITIES = ("output_rms", "change_rms", "linear_rms", "remainder_rms", "laziness_ratio",
-              "remainder_over_output", "weight_change")
+              "remainder_over_output", "weight_change", "reference_measure")
+
+MOVING = ("both", "first")
+"""Which weight matrices of the measured block train: both, or only the first as in the
+reference implementation's linearization notebook."""
 
 
-def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=16):
+def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=16,
+                  moving="both"):
     """Measure the block's change against its linearization for every run.
 
     Parameters
@@ -48,6 +53,8 @@ def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=1
     table : theory.parameterization.ParameterizationTable, optional
         Table to train with; each run's derived table by default.
     cache : sims.cache.RunCache
+    moving : {"both", "first"}
+        The block's matrices that train.
 
     Returns
     -------
@@ -56,10 +63,13 @@ def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=1
         is the value after ``s`` steps: ``output_rms`` (``||F||``), ``change_rms``
         (``||dF||``), ``linear_rms`` (``||dF_lin||``), ``remainder_rms`` (``||R||``),
         ``laziness_ratio``, ``remainder_over_output``, ``weight_change`` (Frobenius norm
-        of ``dW`` over both matrices); plus ``block`` (the index) and ``diverged`` (a
+        of ``dW`` over the moving matrices) and ``reference_measure`` (see
+        :func:`reference_measure`); plus ``block`` (the index) and ``diverged`` (a
         non-finite loss or quantity at any step).
     """
-    settings = {"steps": int(steps)}
+    if moving not in MOVING:
+        raise ValueError(f"unknown moving {moving!r}; valid: {', '.join(MOVING)}")
+    settings = {"steps": int(steps), "moving": moving}
     jobs = [Job(run, run.default_table() if table is None else table, settings) for run in runs]
     return run_ensembles(KIND, jobs, _run_group, cache, max_members, "linearization")
 
@@ -72,8 +82,8 @@ def _run_group(jobs):
     config = ensemble.configs[0]
     index = measured_block_index(config.depth)
     block = model.blocks[index]
-    _, fc1, _, fc2 = block.branch.layers
-    moving = (fc1.weight, fc2.weight)
+    _, fc1, activation, fc2 = block.branch.layers
+    moving = (fc1.weight, fc2.weight) if jobs[0].settings["moving"] == "both" else (fc1.weight,)
     for parameter in model.parameters():
         parameter.trainable = parameter in moving
 
@@ -109,6 +119,9 @@ def _run_group(jobs):
                     (t.reshape(members, -1) ** 2).sum(axis=1) for t in tangents.values()
                 )),
             }
+            values["reference_measure"] = reference_measure(
+                output, moved, branch_cache, activation, tangents[fc1.weight],
+                initial.get(fc2.weight, fc2.weight.value))
             values["laziness_ratio"] = values["remainder_rms"] / values["linear_rms"]
             values["remainder_over_output"] = values["remainder_rms"] / output_rms
             for name, value in values.items():
@@ -140,6 +153,49 @@ def _jvp_at(branch, tangents, cache, values):
     finally:
         for parameter, value in current.items():
             parameter.value = value
+
+
+def reference_measure(output, moved, branch_cache, activation, first_change, second_weight):
+    """Return the linearization distance that the reference implementation reports.
+
+    The CompleteP reference code (EleutherAI/nanoGPT-mup, branch ``completep``, notebook
+    ``completep_examples/relative_distance_from_linearization.ipynb``) measures one
+    coordinate, ``F[0, 0]`` (first example, first output unit), and takes as its
+    first-order term the sum over all entries of the gradient of ``F[0, 0]`` with respect
+    to the first matrix, each multiplied by the change of the weight in the same input
+    position that feeds output unit 0:
+
+        ft = sum_j dW1[j, 0] u[0, j] sum_i phi'(z[0, i]) W2[i, 0],
+        distance = |F1[0, 0] - (F0[0, 0] + ft)| / |F0[0, 0] + ft|.
+
+    This equals the true first-order term only when the block has one matrix; for the
+    two-matrix blocks used there and here it is not the Taylor term of the block, so the
+    distance tracks the size of the weight change rather than the block's nonlinearity.
+
+    Parameters
+    ----------
+    output, moved : numpy.ndarray, shape (K, B, N)
+        The block's output before and after the steps.
+    branch_cache : list
+        The branch's forward cache before the steps (norm, first matrix, activation,
+        second matrix).
+    activation : sims.layers.activations.PointwiseActivation
+    first_change : numpy.ndarray, shape (K, N, hidden)
+        ``dW1``.
+    second_weight : numpy.ndarray, shape (K, hidden, N)
+        ``W2`` before the steps.
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,)
+    """
+    _, first_input, activation_cache, _ = branch_cache
+    slope = activation.derivative(activation_cache)[:, 0, :]
+    first_row_input = first_input[:, 0, :]
+    downstream = (slope * second_weight[:, :, 0]).sum(axis=1)
+    first_order = (first_change[:, :, 0] * first_row_input).sum(axis=1) * downstream
+    linearized = output[:, 0, 0] + first_order
+    return np.abs(moved[:, 0, 0] - linearized) / np.abs(linearized)
 
 
 def _rms(x):
