@@ -8,9 +8,10 @@ def initialize(parameters, scales, init_std, generators, dtype=np.float64):
 
     Member ``k`` draws its standard normal entries from ``generators[k]`` in the order of
     ``parameters``, in float64 whatever ``dtype`` is, and scales them by
-    ``init_std[k] * scales.groups[group].init_std``. Members with the same generator
-    state therefore start from the same draws whatever their init std and dtype, which
-    is what lets the points of a hyperparameter grid share their initial weights.
+    ``init_std[k] * scales.groups[group].init_std * parameter.init_multiplier``. Members
+    with the same generator state therefore start from the same draws whatever their init
+    std and dtype, which is what lets the points of a hyperparameter grid share their
+    initial weights.
 
     Parameters
     ----------
@@ -36,7 +37,9 @@ def initialize(parameters, scales, init_std, generators, dtype=np.float64):
         elif parameter.init == "ones":
             value[...] = 1.0
         else:
-            group_std = scales.groups[parameter.group].init_std
+            # Multiplying by an init_multiplier of 1.0 is exact, so parameters without one
+            # draw the same values as before the multiplier existed.
+            group_std = scales.groups[parameter.group].init_std * parameter.init_multiplier
             for k, generator in enumerate(generators):
                 draw = generator.standard_normal(parameter.shape)
                 value[k] = draw * (init_std[k] * group_std)

@@ -1,5 +1,6 @@
 """Parameters with a leading ensemble axis, a Table 1 group and a trainable flag."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,11 @@ class Parameter:
         ``"normal"`` draws standard normal entries scaled by the group's init std.
     trainable : bool
         Frozen parameters get no gradient and no optimizer update, weight decay included.
+    init_multiplier : float
+        Extra factor on the init std of a ``"normal"`` parameter, on top of the group's
+        factor from the parameterization table, e.g. ``1 / sqrt(2 L)`` for the GPT-2-style
+        init of a transformer's output projections. Ignored by the ``"zeros"`` and
+        ``"ones"`` inits.
 
     Attributes
     ----------
@@ -39,6 +45,7 @@ class Parameter:
     shape: tuple
     init: str = "normal"
     trainable: bool = True
+    init_multiplier: float = 1.0
     value: np.ndarray = None
     grad: np.ndarray = None
 
@@ -46,6 +53,10 @@ class Parameter:
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r} for {self.name}; valid: {', '.join(INITS)}")
         self.shape = tuple(int(n) for n in self.shape)
+        self.init_multiplier = float(self.init_multiplier)
+        if not math.isfinite(self.init_multiplier) or self.init_multiplier < 0:
+            raise ValueError(f"init_multiplier of {self.name} must be finite and "
+                             f"non-negative, got {self.init_multiplier!r}")
 
     @property
     def ensemble_size(self):
@@ -53,7 +64,11 @@ class Parameter:
         return self.value.shape[0]
 
     def accumulate(self, gradient):
-        """Add ``gradient`` to :attr:`grad`; a frozen parameter ignores it."""
+        """Add ``gradient`` to :attr:`grad`; a frozen parameter ignores it.
+
+        The first gradient is stored without a copy and later ones are added to it in
+        place, so callers pass a fresh array that they do not use afterwards.
+        """
         if not self.trainable:
             return
         if self.grad is None:

@@ -2,14 +2,16 @@
 
 from sims.layers.activations import ACTIVATIONS, GELU, ReLU, Tanh, make_activation
 from sims.layers.base import Layer, Sequential
-from sims.layers.embedding import Embedding
+from sims.layers.attention import CausalSelfAttention, FixedAttention, SoftmaxAttention
+from sims.layers.embedding import Embedding, PositionEmbedding, TiedUnembedding
 from sims.layers.linear import Linear
 from sims.layers.loss import softmax_cross_entropy
 from sims.layers.norm import NORMS, LayerNorm, RMSNorm
 from sims.layers.residual import ResidualBlock
 
 __all__ = [
-    "ACTIVATIONS", "GELU", "NORMS", "Embedding", "Layer", "LayerNorm", "Linear", "RMSNorm",
-    "ReLU", "ResidualBlock", "Sequential", "Tanh", "make_activation", "softmax_cross_entropy",
+    "ACTIVATIONS", "GELU", "NORMS", "CausalSelfAttention", "Embedding", "FixedAttention", "Layer",
+    "LayerNorm", "Linear", "PositionEmbedding", "RMSNorm", "ReLU", "ResidualBlock", "Sequential",
+    "SoftmaxAttention", "Tanh", "TiedUnembedding", "make_activation", "softmax_cross_entropy",
 ]
 

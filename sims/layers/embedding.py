@@ -1,4 +1,4 @@
-"""Read-in of token indices: a sum of rows of one embedding matrix."""
+"""Embeddings: token read-in, learned positions and the tied unembedding."""
 
 import numpy as np
 
@@ -41,6 +41,9 @@ class Embedding(Layer):
     def forward(self, tokens):
         if tokens.shape[-1] != self.positions:
             raise ValueError(f"expected {self.positions} tokens per example, got {tokens.shape[-1]}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got ids from "
+                             f"{tokens.min()} to {tokens.max()}")
         rows = self._rows(tokens)
         members = np.arange(tokens.shape[0]).reshape((-1,) + (1,) * (tokens.ndim - 1))
         y = self.weight.value[members, rows].sum(axis=-2)
@@ -68,3 +71,105 @@ class Embedding(Layer):
         tangent = tangents[self.weight]
         members = np.arange(rows.shape[0]).reshape((-1,) + (1,) * (rows.ndim - 1))
         return tangent[members, rows].sum(axis=-2)
+
+
+class PositionEmbedding(Layer):
+    """Add a learned vector per position: ``y[..., t, :] = x[..., t, :] + P[t]``.
+
+    ``P`` has shape ``(T, N)``. An input of length ``t <= T`` uses its first ``t`` rows.
+
+    Parameters
+    ----------
+    name : str
+    seq_len : int
+        ``T``.
+    width : int
+        ``N``.
+    group : str
+        Table group; ``"embedding"`` in the CompleteP reference implementation.
+    """
+
+    def __init__(self, name, seq_len, width, group="embedding"):
+        self.weight = Parameter(f"{name}.weight", group, (seq_len, width))
+
+    def own_parameters(self):
+        return [self.weight]
+
+    def _rows(self, rows, ndim):
+        # Shape (K, 1, ..., 1, t, N): one singleton axis per batch axis of the input.
+        return rows.reshape(rows.shape[:1] + (1,) * (ndim - 3) + rows.shape[1:])
+
+    def forward(self, x):
+        length = x.shape[-2]
+        return x + self._rows(self.weight.value[:, :length], x.ndim), x.shape
+
+    def backward(self, dy, cache):
+        if self.weight.trainable:
+            length = dy.shape[-2]
+            batch_axes = tuple(range(1, dy.ndim - 2))
+            grad = np.zeros_like(self.weight.value)
+            grad[:, :length] = dy.sum(axis=batch_axes)
+            self.weight.accumulate(grad)
+        return dy
+
+    def jvp(self, dx, tangents, cache):
+        shape = cache
+        if self.weight not in tangents:
+            return dx
+        term = self._rows(tangents[self.weight][:, :shape[-2]], len(shape))
+        if dx is None:
+            return np.broadcast_to(term, shape).copy()
+        return dx + term
+
+
+class TiedUnembedding(Layer):
+    """Logits from the token-embedding matrix: ``y = multiplier * x E^T``.
+
+    ``E`` of shape ``(V, N)`` belongs to the token embedding. This layer lists no
+    parameters of its own, so the model lists ``E`` once, and its backward pass adds its
+    gradient to the one that the embedding's backward pass adds.
+
+    Parameters
+    ----------
+    weight : sims.parameters.Parameter
+        The token embedding's matrix ``E``.
+    multiplier : float
+        Logit multiplier, e.g. ``1 / m_N``.
+    """
+
+    def __init__(self, weight, multiplier=1.0):
+        self.weight = weight
+        self.multiplier = float(multiplier)
+
+    def forward(self, x):
+        x_matrix = x.reshape(x.shape[0], -1, x.shape[-1])
+        y = np.matmul(x_matrix, np.swapaxes(self.weight.value, -1, -2))
+        y *= self.multiplier
+        return y.reshape(x.shape[:-1] + (y.shape[-1],)), x
+
+    def backward(self, dy, cache):
+        x = cache
+        x_matrix = x.reshape(x.shape[0], -1, x.shape[-1])
+        dy_matrix = dy.reshape(dy.shape[0], -1, dy.shape[-1])
+        if self.weight.trainable:
+            grad = np.matmul(np.swapaxes(dy_matrix, -1, -2), x_matrix)
+            grad *= self.multiplier
+            self.weight.accumulate(grad)
+        dx = np.matmul(dy_matrix, self.weight.value)
+        dx *= self.multiplier
+        return dx.reshape(x.shape)
+
+    def jvp(self, dx, tangents, cache):
+        x = cache
+        dy = None
+        if dx is not None:
+            dy = np.matmul(dx.reshape(x.shape[0], -1, x.shape[-1]),
+                           np.swapaxes(self.weight.value, -1, -2))
+        if self.weight in tangents:
+            term = np.matmul(x.reshape(x.shape[0], -1, x.shape[-1]),
+                             np.swapaxes(tangents[self.weight], -1, -2))
+            dy = term if dy is None else dy + term
+        if dy is None:
+            return None
+        dy *= self.multiplier
+        return dy.reshape(x.shape[:-1] + (dy.shape[-1],))
