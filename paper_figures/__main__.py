@@ -6,7 +6,7 @@ from tqdm import tqdm
 
 from paper_figures.registry import FIGURES, figure_names, find_figure
 from sims.cli_options import check_directory, create_directory, open_cache, parse_seed, run_options
-from theory._argparse import ArgumentParser, fail
+from theory._argparse import ArgumentParser, fail, run_command_line
 
 PROG = "python -m paper_figures"
 DEFAULT_OUT = "figures"
@@ -103,4 +103,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command_line(main))

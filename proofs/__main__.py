@@ -1,4 +1,4 @@
-"""Command line: ``python -m proofs verify [CLAIM ...]``, the claims ledger."""
+"""Command line: ``python -m proofs list | verify [CLAIM ...]``, the claims ledger."""
 
 import json
 import sys
@@ -7,12 +7,17 @@ import time
 from proofs.ledger import claim_verdict
 from proofs.registry import CLAIMS, get_claims
 from sims.cli_options import open_cache, parse_seed, run_options
-from theory._argparse import ArgumentParser, fail
+from theory._argparse import ArgumentParser, fail, run_command_line
+
+INTERRUPTED = 130
+"""Exit status after Ctrl-C, as a shell reports a process ended by SIGINT."""
 
 
 def build_parser():
     parser = ArgumentParser(prog="python -m proofs", description="The claims ledger.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    listing = commands.add_parser("list", help="print the id and statement of every claim")
+    listing.error = parser.error
     verify = commands.add_parser(
         "verify", parents=[run_options()],
         help="decide claims by simulation: claim, predicted, measured, tolerance, verdict; "
@@ -28,14 +33,28 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     prog = parser.prog
+    if args.command == "list":
+        for claim in CLAIMS.values():
+            print(f"{claim.id}\n  {claim.statement}")
+        return 0
 
     try:
-        claims = get_claims(args.claims)
+        claims = get_claims(list(dict.fromkeys(args.claims)))
     except KeyError as error:
         fail(prog, f"unknown claim {error.args[0]!r}; valid: {', '.join(CLAIMS)}")
     seed = parse_seed(prog, args.seed)
     cache = open_cache(prog, args)
 
+    try:
+        return verify(claims, args, seed, cache)
+    except KeyboardInterrupt:
+        kept = "" if args.no_cache else f"; finished runs stay in the cache {args.cache!r}"
+        print(f"{prog}: interrupted{kept}", file=sys.stderr)
+        return INTERRUPTED
+
+
+def verify(claims, args, seed, cache):
+    """Decide ``claims``, print the ledger and return the exit status."""
     ledger = []
     for claim in claims:
         start = time.perf_counter()
@@ -63,7 +82,8 @@ def main(argv=None):
             verdict = claim_verdict(rows)
             counts[verdict] = counts.get(verdict, 0) + 1
         summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("pass", "inconclusive", "fail"))
-        print(f"{len(ledger)} claims at scale {args.scale}: {summary}")
+        noun = "claim" if len(ledger) == 1 else "claims"
+        print(f"{len(ledger)} {noun} at scale {args.scale}: {summary}")
     return 1 if failed else 0
 
 
@@ -78,14 +98,14 @@ def _print_claim(claim, rows):
     print(f"  {claim.statement}")
     print(f"  source: {claim.source}; measurement: {claim.measurement}")
     print(f"  {'setting':52s} {'predicted':>9s} {'measured':>9s} {'spread':>7s} "
-          f"{'tolerance':>9s} {'band':>6s}  {'rule':7s} verdict")
+          f"{'tolerance':>9s} {'band':>6s}  {'rule':30s} verdict")
     for row in rows:
         spread = "" if row.spread is None else f"{row.spread:.3f}"
         print(f"  {row.setting:52s} {_format(row.predicted):>9s} {_format(row.measured):>9s} "
               f"{spread:>7s} {row.rule.tolerance:9.3g} {row.rule.band:6.3g}  "
-              f"{row.rule.kind:7s} {row.verdict}")
+              f"{row.rule.describe(row.bound):30s} {row.verdict}")
     print()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command_line(main))

@@ -98,14 +98,16 @@ def _sweep(settings, seed, alpha, **changes):
     return depth_sweep(base, settings["depths"], settings["seeds"])
 
 
-def _row(claim, setting, predicted, fit, rule, **details):
+def _row(claim, setting, predicted, fit, rule, bound=None, **details):
+    """Return a decided row; a directional rule compares the slope with ``bound``."""
     measured = float(fit["slope"])
     details.update({
         "seed_slopes": fit["seed_slopes"], fit["axis"]: fit["points"],
         "mean_curve_slope": fit["mean_curve_slope"],
     })
+    reference = float(predicted) if bound is None else float(bound)
     return RowResult(claim.id, setting, float(predicted), measured, float(fit["spread"]),
-                     rule, rule.decide(measured, float(predicted)), details)
+                     rule, rule.decide(measured, reference), details, bound)
 
 
 # Measurements shared by several claims ------------------------------------------------
@@ -187,8 +189,8 @@ def _evaluate_stable_init(claim, settings, seed, cache):
                                    (0.25, grows, "grows")):
         fit = init_variance_fit(settings, seed, cache, alpha)
         theory = depth_exponents(alpha)["init_branch_variance"]
-        rows.append(_row(claim, f"{_alpha_label(alpha)} ({statement})", 0.0, fit, rule,
-                         theory_slope=float(theory), contrast=statement == "grows"))
+        rows.append(_row(claim, f"{_alpha_label(alpha)} ({statement})", theory, fit, rule,
+                         bound=0.0, contrast=statement == "grows"))
     return rows
 
 
@@ -202,8 +204,8 @@ def _evaluate_update_bounded(claim, settings, seed, cache):
         for alpha, rule, statement in cases:
             theory = depth_exponents(alpha)["block_change"]
             rows.append(_row(claim, f"{_alpha_label(alpha)}, {_steps_label(steps)} ({statement})",
-                             0.0, fits[alpha][steps]["change_rms"], rule,
-                             theory_slope=float(theory), contrast=statement == "grows"))
+                             theory, fits[alpha][steps]["change_rms"], rule,
+                             bound=0.0, contrast=statement == "grows"))
     return rows
 
 
@@ -237,8 +239,7 @@ def _evaluate_adam_lr(claim, settings, seed, cache):
             label = (f"{_alpha_label(alpha)}, rate exponent {exponent:+g} ({statement}), "
                      f"{_steps_label(steps)}")
             rule = grows if theory > 0 else falls
-            rows.append(_row(claim, label, 0.0, fit[steps], rule, theory_slope=float(theory),
-                             contrast=True))
+            rows.append(_row(claim, label, theory, fit[steps], rule, bound=0.0, contrast=True))
     return rows
 
 

@@ -75,17 +75,22 @@ class Rule:
             return "pass"
         return "fail" if excess <= self.tolerance else "inconclusive"
 
-    def describe(self):
-        """Return the rule in words, e.g. ``"|m - p| <= 0.1 (band 0.05)"``."""
+    def describe(self, bound=None):
+        """Return the rule in words, e.g. ``"|m - p| <= 0.1 (band 0.05)"``.
+
+        ``bound`` replaces ``p`` in a directional rule (``bounded``, ``grows``, ``falls``),
+        whose reference is a bound rather than the prediction.
+        """
+        reference = "p" if bound is None else f"{bound:g}"
         if self.kind == "exact":
             return "m == p"
         if self.kind == "equal":
             return f"|m - p| <= {self.tolerance:g} (band {self.band:g})"
         if self.kind == "bounded":
-            return f"m <= p + {self.tolerance:g} (band {self.band:g})"
+            return f"m <= {reference} + {self.tolerance:g} (band {self.band:g})"
         if self.kind == "falls":
-            return f"m < p - {self.tolerance + self.band:g} (band {self.band:g})"
-        return f"m > p + {self.tolerance + self.band:g} (band {self.band:g})"
+            return f"m < {reference} - {self.tolerance + self.band:g} (band {self.band:g})"
+        return f"m > {reference} + {self.tolerance + self.band:g} (band {self.band:g})"
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class RowResult:
         Standard deviation of the measurement over seeds.
     rule : Rule
     verdict : str
+        ``rule.decide(measured, predicted)``, or ``rule.decide(measured, bound)`` for a
+        directional rule.
     details : dict
         JSON-ready data behind the measurement (per-seed values, depths ...).
         ``details["contrast"]`` is true for a contrast row: a setting outside the claim
@@ -119,13 +126,15 @@ class RowResult:
     rule: Rule
     verdict: str
     details: dict = field(default_factory=dict)
+    bound: float = None
 
     def to_json(self):
         return {
             "claim": self.claim, "setting": self.setting, "predicted": self.predicted,
             "measured": self.measured, "spread": self.spread, "rule": self.rule.kind,
-            "tolerance": self.rule.tolerance, "band": self.rule.band,
-            "rule_text": self.rule.describe(), "verdict": self.verdict, "details": self.details,
+            "bound": self.bound, "tolerance": self.rule.tolerance, "band": self.rule.band,
+            "rule_text": self.rule.describe(self.bound), "verdict": self.verdict,
+            "details": self.details,
         }
 
 

@@ -68,7 +68,7 @@ def calibrate_claim(claim, settings, judged_seeds, cache):
         if not np.all(np.isfinite(values)):
             raise RuntimeError(f"{claim.id}, {row.setting}: a seed gave no finite measurement "
                                f"({values.tolist()}); the calibration cannot use it")
-        reference = row.details.get("theory_slope", row.predicted)
+        reference = row.predicted
         sd = float(np.std(values, ddof=1))
         records.append({
             "setting": row.setting,

@@ -7,7 +7,7 @@ import sys
 from sims.hyperparameters import (
     OPTIMIZERS, BaseHyperparameters, BaseShape, evaluate_table, make_table,
 )
-from theory._argparse import ArgumentParser, fail
+from theory._argparse import ArgumentParser, fail, run_command_line
 from theory.parameterization import EPS_MODES, PARAMETERIZATIONS
 
 NORM_GROUPS = ("pre_ln", "final_ln")
@@ -84,9 +84,12 @@ def describe(args, prog):
                            _parse_int(prog, "--base-depth", args.base_depth))
     try:
         table = make_table(args.param, args.alpha, args.optimizer, args.eps_mode)
+        scales = evaluate_table(table, width, depth, base_shape, args.optimizer)
     except ValueError as error:
         fail(prog, str(error))
-    scales = evaluate_table(table, width, depth, base_shape, args.optimizer)
+    except OverflowError:
+        fail(prog, f"--width {width} and --depth {depth} are too large for floating point; "
+                   "give values below 1e300")
 
     rows = []
     for group, factors in scales.groups.items():
@@ -132,8 +135,9 @@ def main(argv=None):
         sys.stdout.write("\n")
         return 0
 
+    names = {"sp": "SP", "mup": "muP", "alpha": "alpha family"}
     alpha = "" if report["alpha"] is None else f", alpha = {report['alpha']:g}"
-    print(f"{report['parameterization']}{alpha}, {report['optimizer']}: width {report['width']}, "
+    print(f"{names[report['parameterization']]}{alpha}, {report['optimizer']}: width {report['width']}, "
           f"depth {report['depth']} (m_N = {report['m_N']:g}, m_L = {report['m_L']:g}; "
           f"base {report['base_width']} x {report['base_depth']})")
     print(f"residual multiplier {report['residual_multiplier']:.6g}, "
@@ -148,4 +152,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command_line(main))

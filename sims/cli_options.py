@@ -30,8 +30,8 @@ def run_options():
 
 def parse_seed(prog, text):
     """Return ``--seed`` as an int, or exit with status 2 unless it is a non-negative integer."""
-    if not (text.isascii() and text.isdigit()):
-        fail(prog, f"--seed must be a non-negative integer, got {text!r}")
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        fail(prog, f"--seed must be a non-negative integer of at most 20 digits, got {text!r}")
     return int(text)
 
 
@@ -40,8 +40,10 @@ def check_directory(prog, option, text):
 
     A missing path passes when its nearest existing parent is a writable folder.
     """
-    path = pathlib.Path(text)
     advice = "give a writable directory or a path that can be created"
+    if not text:
+        fail(prog, f"{option} is empty; {advice}")
+    path = pathlib.Path(text)
     if path.exists() and not path.is_dir():
         fail(prog, f"{option} {text!r} exists and is not a directory; {advice}")
     if path.exists() and not os.access(path, os.W_OK | os.X_OK):

@@ -91,9 +91,9 @@ def check_alpha(alpha):
     try:
         value = float(alpha)
     except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a number, got {alpha!r}") from None
+        raise ValueError(f"--alpha must be a number, got {alpha!r}") from None
     if not math.isfinite(value):
-        raise ValueError(f"alpha must be finite, got {alpha!r}")
+        raise ValueError(f"--alpha must be finite, got {alpha!r}")
     return value
 
 

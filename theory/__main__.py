@@ -6,7 +6,7 @@ import sys
 import sympy
 
 from theory import completep
-from theory._argparse import ArgumentParser
+from theory._argparse import ArgumentParser, run_command_line
 from theory.parameterization import TABLE_OPTIMIZERS, build_table
 
 DERIVATIONS = {"completep": "CompleteP depth exponents of the alpha family, step by step"}
@@ -55,4 +55,4 @@ def _rule_json(rule):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command_line(main))

@@ -2,14 +2,8 @@
 
 The residual stream of a pre-LN network with ``L`` blocks is
 ``h^{l+1} = h^l + L**-alpha * F_l(h^l)`` (Dey et al. 2025, arXiv 2505.01618, Table 1
-with ``m_L = L / L_base``). The desiderata are
-
-* D1, stable initialization: ``||h^L - h^0||**2 / N`` stays bounded as ``L`` grows;
-* D2, maximal residual-stream update: one training step moves ``h^L`` by ``Theta(1)``,
-  and no block's own output moves by an amount that grows with ``L``;
-* D3, complete feature learning: the second-order change of every block in its own
-  weights is of the same order in ``L`` as its first-order change, so that no block
-  trains in its linearized (lazy) regime.
+with ``m_L = L / L_base``). The three desiderata D1 (stable initialization), D2 (maximal
+residual-stream update) and D3 (complete feature learning) are stated in ``DESIDERATA``.
 
 Each step below is exponent arithmetic on ``Theta(L**e)`` with the rules of
 :mod:`theory.bookkeeping`; width exponents are taken from muP as a premise.
@@ -22,6 +16,17 @@ import sympy
 from theory import bookkeeping
 from theory.derivation import Derivation, Premise, Step
 from theory.symbols import alpha, c
+
+DESIDERATA = (
+    ("D1, stable initialization",
+     "||h^L - h^0||**2 / N stays bounded as the depth L grows."),
+    ("D2, maximal residual-stream update",
+     "one training step moves h^L by Theta(1), and no block's own output moves by an "
+     "amount that grows with L."),
+    ("D3, complete feature learning",
+     "the second-order change of every block in its own weights is of the same order in L "
+     "as its first-order change, so that no block trains in its linearized (lazy) regime."),
+)
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 """Step rules: AdamW steps like Adam, its decoupled decay aside."""
@@ -255,8 +260,8 @@ def derive():
         "negative, the ratio vanishes with depth and the block trains in its linearized "
         "regime; D3 asks for an exponent of zero.",
         (
-            ("first-order term in Delta h^L", sympy.simplify(r + first)),
-            ("second-order term in Delta h^L", sympy.simplify(r + second)),
+            ("one block's first-order contribution to Delta h^L", sympy.simplify(r + first)),
+            ("one block's second-order contribution to Delta h^L", sympy.simplify(r + second)),
             ("second order over first order", ratio),
             ("D3 requires", sympy.Eq(ratio, 0)),
             ("with one weight matrix the second-order exponent is", second_one_matrix),
@@ -295,4 +300,5 @@ def derive():
         "CompleteP: depth exponents of the alpha family, derived from D1, D2 and D3",
         PREMISES,
         tuple(steps),
+        DESIDERATA,
     )

@@ -51,11 +51,16 @@ class Step:
 
 @dataclass(frozen=True)
 class Derivation:
-    """A titled list of premises and steps."""
+    """A titled list of aims, premises and steps.
+
+    ``aims`` is a tuple of ``(label, statement)`` pairs: what the derivation asks of its
+    result, e.g. the desiderata that select an exponent.
+    """
 
     title: str
     premises: tuple
     steps: tuple
+    aims: tuple = ()
 
     def results(self):
         """Return every named result of every step, in step order."""
@@ -66,7 +71,13 @@ class Derivation:
 
     def to_text(self):
         """Render the derivation, premises first, as plain text."""
-        lines = [self.title, "=" * len(self.title), "", "Premises", ""]
+        lines = [self.title, "=" * len(self.title), ""]
+        if self.aims:
+            lines.extend(["Aims", ""])
+            for label, statement in self.aims:
+                lines.append(f"  {label}: {statement}")
+            lines.append("")
+        lines.extend(["Premises", ""])
         for premise in self.premises:
             lines.append(f"  {premise.key} ({premise.name}): {premise.statement}")
         lines.append("")
@@ -86,6 +97,7 @@ class Derivation:
         """Return a JSON-ready dict: premises, steps and results as strings."""
         return {
             "title": self.title,
+            "aims": [{"label": label, "statement": statement} for label, statement in self.aims],
             "premises": [
                 {"key": p.key, "name": p.name, "statement": p.statement} for p in self.premises
             ],

@@ -58,7 +58,8 @@ class ScalingRule:
         Raises
         ------
         ValueError
-            If an exponent still contains ``alpha`` and no ``alpha_value`` is given.
+            If an exponent still contains ``alpha`` and no ``alpha_value`` is given, or
+            if the factor overflows a float.
         """
         exponents = (self.width_exponent, self.depth_exponent)
         if alpha_value is not None:
@@ -68,7 +69,13 @@ class ScalingRule:
             names = ", ".join(sorted(str(s) for s in free))
             raise ValueError(f"exponent depends on {names}; pass a value for it")
         width_exponent, depth_exponent = (float(e) for e in exponents)
-        return float(width_multiplier) ** width_exponent * float(depth_multiplier) ** depth_exponent
+        try:
+            return float(width_multiplier) ** width_exponent * float(depth_multiplier) ** depth_exponent
+        except OverflowError:
+            raise ValueError(
+                f"m_N**{width_exponent:g} * m_L**{depth_exponent:g} overflows a float at "
+                f"m_N = {width_multiplier:g}, m_L = {depth_multiplier:g}; use a smaller "
+                "exponent or multiplier") from None
 
     def is_zero(self):
         """Return whether the quantity is zero at every shape."""

@@ -88,3 +88,18 @@ def test_verify_every_claim(tmp_path):
     failed = [claim["id"] for claim in document["claims"] if claim["verdict"] == "fail"]
     assert completed.returncode == (1 if failed else 0), f"failed claims: {failed}"
     assert any((tmp_path / "cache").iterdir()), "the cache folder stayed empty"
+
+
+def test_list_names_every_claim(tmp_path):
+    completed = run_proofs(tmp_path, "list")
+    assert completed.returncode == 0
+    for claim_id in CLAIMS:
+        assert claim_id in completed.stdout
+
+
+def test_verify_runs_repeated_claim_once(tmp_path):
+    completed = run_proofs(tmp_path, "verify", "--scale", "smoke", "--no-cache", "--json",
+                           TABLE1, TABLE1)
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert [claim["id"] for claim in document["claims"]] == [TABLE1]

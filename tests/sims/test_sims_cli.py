@@ -55,6 +55,9 @@ def test_describe_sgd_has_no_eps():
     (("--param", "alpha", "--width", "8", "--depth", "-1"), "'-1'"),
     (("--param", "sp", "--alpha", "1", "--width", "8", "--depth", "2"), "'sp'"),
     (("--param", "mup", "--optimizer", "lion", "--width", "8", "--depth", "2"), "'lion'"),
+    (("--param", "alpha", "--alpha", "300", "--width", "512", "--depth", "32"), "m_L**299"),
+    (("--param", "alpha", "--width", "1" + "0" * 400, "--depth", "2"), "too large"),
+    (("--param", "alpha", "--width", "8", "--depth", "2", "--init-std", "abc"), "'abc'"),
 ])
 def test_describe_rejects_invalid_input(arguments, named_value):
     completed = run_sims("describe", *arguments)
@@ -69,3 +72,16 @@ def test_describe_rejects_negative_lr():
     completed = run_sims("describe", "--param", "mup", "--width", "8", "--depth", "2",
                          "--lr", "-1")
     assert completed.returncode == 2
+
+
+def test_closed_pipe_exits_quietly():
+    # A main that meets a closed pipe, as "python -m sims describe ... | head -1" can.
+    program = ("import sys\n"
+               "from theory._argparse import run_command_line\n"
+               "def main():\n"
+               "    raise BrokenPipeError\n"
+               "sys.exit(run_command_line(main))\n")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True,
+                               text=True, timeout=60)
+    assert completed.returncode == 141
+    assert completed.stderr == ""
