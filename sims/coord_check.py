@@ -16,7 +16,7 @@ Both are averaged over the probe examples.
 import numpy as np
 
 from sims.cache import RunCache
-from sims.data import fixed_batch, load_corpus
+from sims.data import load_corpus
 from sims.layers import softmax_cross_entropy
 from sims.runs import build_ensemble
 from sims.seeds import stream_seed
@@ -69,8 +69,8 @@ def _run_group(jobs):
     members = len(jobs)
 
     corpus = load_corpus()
-    tokens, targets = fixed_batch(corpus.train, config.context, probe_size,
-                                  stream_seed(config.base_seed, "probe"))
+    tokens, targets = config.fixed_examples(corpus.train, probe_size,
+                                            stream_seed(config.base_seed, "probe"))
     tokens = np.broadcast_to(tokens, (members,) + tokens.shape[1:])
     targets = np.broadcast_to(targets, (members,) + targets.shape[1:])
 
@@ -98,31 +98,42 @@ def _run_group(jobs):
 
 
 def _probe_statistics(model, tokens, targets, first_final_stream):
-    """Return per-member statistics of one forward pass on the probe batch."""
+    """Return per-member statistics of one forward pass on the probe batch.
+
+    Every statistic averages over all axes but the ensemble axis: examples, positions
+    (for a transformer) and coordinates. ``||x||**2 / N`` averaged over examples is thus
+    the mean square of ``x``.
+    """
     with np.errstate(all="ignore"):
         logits, cache = model.forward(tokens)
         probe_loss, _ = softmax_cross_entropy(logits, targets)
         stream = cache["stream"]
         branch = cache["branch"]
-        width = stream[0].shape[-1]
 
         final = stream[-1]
-        accumulated = final - stream[0]
         statistics = {
-            "stream_mean_abs": np.stack([np.abs(h).mean(axis=(1, 2)) for h in stream], axis=1),
-            "stream_rms": np.stack([np.sqrt((h * h).mean(axis=(1, 2))) for h in stream], axis=1),
-            "branch_mean_abs": np.stack([np.abs(f).mean(axis=(1, 2)) for f in branch], axis=1),
-            "branch_rms": np.stack([np.sqrt((f * f).mean(axis=(1, 2))) for f in branch], axis=1),
-            "branch_sum_variance": (accumulated * accumulated).sum(axis=-1).mean(axis=-1) / width,
+            "stream_mean_abs": np.stack([_mean_abs(h) for h in stream], axis=1),
+            "stream_rms": np.stack([np.sqrt(_mean_square(h)) for h in stream], axis=1),
+            "branch_mean_abs": np.stack([_mean_abs(f) for f in branch], axis=1),
+            "branch_rms": np.stack([np.sqrt(_mean_square(f)) for f in branch], axis=1),
+            "branch_sum_variance": _mean_square(final - stream[0]),
             "probe_loss": probe_loss,
             "final_stream": final.copy(),
         }
         if first_final_stream is None:
             statistics["stream_update"] = np.zeros(final.shape[0])
         else:
-            change = final - first_final_stream
-            statistics["stream_update"] = (change * change).sum(axis=-1).mean(axis=-1) / width
+            statistics["stream_update"] = _mean_square(final - first_final_stream)
     return statistics
+
+
+def _mean_abs(x):
+    return np.abs(x).reshape(x.shape[0], -1).mean(axis=1)
+
+
+def _mean_square(x):
+    flat = x.reshape(x.shape[0], -1)
+    return (flat * flat).mean(axis=1)
 
 
 def coord_check_records(runs, results):

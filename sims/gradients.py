@@ -3,7 +3,7 @@
 import numpy as np
 
 from sims.cache import RunCache
-from sims.data import load_corpus, sample_batch
+from sims.data import load_corpus
 from sims.runs import build_ensemble
 from sims.sweep import Job, run_ensembles
 from theory.parameterization import GROUPS
@@ -37,8 +37,8 @@ def _run_group(jobs):
     ensemble = build_ensemble([job.run for job in jobs], jobs[0].table)
     config = ensemble.configs[0]
     corpus = load_corpus()
-    tokens, targets = sample_batch(corpus.train, config.context, config.batch_size,
-                                   ensemble.data_generators)
+    tokens, targets = config.draw_examples(corpus.train, config.batch_size,
+                                           ensemble.data_generators)
     ensemble.model.loss_and_gradients(tokens, targets)
 
     totals = {group: np.zeros(len(jobs)) for group in GROUPS}

@@ -1,11 +1,12 @@
 """How far one block's change is from its linearization in its own weights.
 
-Each run uses one fixed batch. The measured block is block ``floor(L / 2)`` (counting
-from 0) of the residual MLP. Only its two weight matrices move, while its norm parameters
-and biases stay fixed, and each step uses the gradient of the full network's training
-loss on the batch. Because no earlier block moves, the block's input ``u`` keeps its
-value before the steps. After ``k`` steps, with ``dW`` the accumulated change
-of the two matrices,
+Each run uses one fixed batch. The measured block is residual block ``floor(L / 2)``
+(counting from 0) of the residual MLP, or the attention block (by default) or the MLP
+block of layer ``floor(L / 2)`` of a transformer. Only its weight matrices move, while its
+norm parameters and biases stay fixed, and each step uses the gradient of the full
+network's training loss on the batch. Because no earlier block moves, the block's input
+``u`` keeps its value before the steps. After ``k`` steps, with ``dW`` the accumulated
+change of the moving matrices,
 
 * ``dF = F(W + dW; u) - F(W; u)``, the block's change;
 * ``dF_lin = J_W F(W; u) dW``, its first-order term, computed exactly in forward mode;
@@ -20,16 +21,31 @@ Run in float64: the remainder is a difference of nearly equal numbers.
 import numpy as np
 
 from sims.cache import RunCache
-from sims.data import load_corpus, sample_batch
+from sims.data import load_corpus
+from sims.layers import Linear
+from sims.layers.activations import PointwiseActivation
 from sims.runs import build_ensemble
 from sims.sweep import Job, run_ensembles
 
 KIND = "linearization"
 
 
-def measured_block_index(depth):
-    """Return the index (from 0) of the measured block, ``floor(L / 2)``."""
-    return depth // 2
+BLOCKS = ("attention", "mlp")
+"""Which residual block of a transformer layer is measured."""
+
+
+def measured_block_index(config, block="attention"):
+    """Return the index (from 0) in ``model.blocks`` of the measured residual block.
+
+    The residual MLP's block ``floor(L / 2)``; for a transformer, whose layer ``l`` holds
+    blocks ``2 l`` (attention) and ``2 l + 1`` (MLP), the ``block`` of layer ``floor(L / 2)``.
+    """
+    if block not in BLOCKS:
+        raise ValueError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
+    layer = config.depth // 2
+    if config.model == "transformer":
+        return 2 * layer + (0 if block == "attention" else 1)
+    return layer
 
 
 QUANTITIES = ("output_rms", "change_rms", "linear_rms", "remainder_rms", "laziness_ratio",
@@ -41,7 +57,7 @@ reference implementation's linearization notebook."""
 
 
 def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=16,
-                  moving="both"):
+                  moving="both", block="attention"):
     """Measure the block's change against its linearization for every run.
 
     Parameters
@@ -54,7 +70,10 @@ def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=1
         Table to train with; each run's derived table by default.
     cache : sims.cache.RunCache
     moving : {"both", "first"}
-        The block's matrices that train.
+        The block's matrices that train: all of its trainable weight matrices, or only
+        the first matrix of an MLP block.
+    block : {"attention", "mlp"}
+        The transformer block to measure; ignored for the residual MLP.
 
     Returns
     -------
@@ -64,12 +83,14 @@ def linearization(runs, steps=1, table=None, cache=RunCache(None), max_members=1
         (``||dF||``), ``linear_rms`` (``||dF_lin||``), ``remainder_rms`` (``||R||``),
         ``laziness_ratio``, ``remainder_over_output``, ``weight_change`` (Frobenius norm
         of ``dW`` over the moving matrices) and ``reference_measure`` (see
-        :func:`reference_measure`); plus ``block`` (the index) and ``diverged`` (a
+        :func:`reference_measure`; NaN for an attention block); plus ``block`` (the index) and ``diverged`` (a
         non-finite loss or quantity at any step).
     """
     if moving not in MOVING:
         raise ValueError(f"unknown moving {moving!r}; valid: {', '.join(MOVING)}")
-    settings = {"steps": int(steps), "moving": moving}
+    if block not in BLOCKS:
+        raise ValueError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
+    settings = {"steps": int(steps), "moving": moving, "block": block}
     jobs = [Job(run, run.default_table() if table is None else table, settings) for run in runs]
     return run_ensembles(KIND, jobs, _run_group, cache, max_members, "linearization")
 
@@ -80,16 +101,20 @@ def _run_group(jobs):
     ensemble = build_ensemble([job.run for job in jobs], jobs[0].table)
     model = ensemble.model
     config = ensemble.configs[0]
-    index = measured_block_index(config.depth)
+    index = measured_block_index(config, jobs[0].settings["block"])
     block = model.blocks[index]
-    _, fc1, activation, fc2 = block.branch.layers
-    moving = (fc1.weight, fc2.weight) if jobs[0].settings["moving"] == "both" else (fc1.weight,)
+    is_mlp_block = _is_mlp_branch(block.branch)
+    moving = [p for p in block.parameters() if p.group == "hidden_weight" and p.trainable]
+    if jobs[0].settings["moving"] == "first":
+        if not is_mlp_block:
+            raise ValueError("moving='first' needs an MLP block; measure block='mlp'")
+        moving = moving[:1]
     for parameter in model.parameters():
         parameter.trainable = parameter in moving
 
     corpus = load_corpus()
-    tokens, targets = sample_batch(corpus.train, config.context, config.batch_size,
-                                   ensemble.data_generators)
+    tokens, targets = config.draw_examples(corpus.train, config.batch_size,
+                                           ensemble.data_generators)
     initial = {parameter: parameter.value.copy() for parameter in moving}
     records = {name: np.full((members, steps), np.nan) for name in QUANTITIES}
     finite = np.ones(members, dtype=bool)
@@ -119,14 +144,18 @@ def _run_group(jobs):
                     (t.reshape(members, -1) ** 2).sum(axis=1) for t in tangents.values()
                 )),
             }
-            values["reference_measure"] = reference_measure(
-                output, moved, branch_cache, activation, tangents[fc1.weight],
-                initial.get(fc2.weight, fc2.weight.value))
+            values["reference_measure"] = np.full(members, np.nan)
+            if is_mlp_block:
+                _, first, activation, second = block.branch.layers
+                values["reference_measure"] = reference_measure(
+                    output, moved, branch_cache, activation, tangents[first.weight],
+                    initial.get(second.weight, second.weight.value))
             values["laziness_ratio"] = values["remainder_rms"] / values["linear_rms"]
             values["remainder_over_output"] = values["remainder_rms"] / output_rms
             for name, value in values.items():
                 records[name][:, step] = value
-                finite &= np.isfinite(value)
+                if name != "reference_measure":
+                    finite &= np.isfinite(value)
 
     results = []
     for k in range(members):
@@ -155,6 +184,13 @@ def _jvp_at(branch, tangents, cache, values):
             parameter.value = value
 
 
+def _is_mlp_branch(branch):
+    """Return whether ``branch`` is norm, matrix, pointwise activation, matrix."""
+    layers = getattr(branch, "layers", [])
+    return (len(layers) == 4 and isinstance(layers[1], Linear)
+            and isinstance(layers[2], PointwiseActivation) and isinstance(layers[3], Linear))
+
+
 def reference_measure(output, moved, branch_cache, activation, first_change, second_weight):
     """Return the linearization distance that the reference implementation reports.
 
@@ -174,8 +210,9 @@ def reference_measure(output, moved, branch_cache, activation, first_change, sec
 
     Parameters
     ----------
-    output, moved : numpy.ndarray, shape (K, B, N)
-        The block's output before and after the steps.
+    output, moved : numpy.ndarray, shape (K, B, N) or (K, B, T, N)
+        The block's output before and after the steps; ``F[0, 0]`` is taken at the first
+        example (and the first position of a sequence).
     branch_cache : list
         The branch's forward cache before the steps (norm, first matrix, activation,
         second matrix).
@@ -190,12 +227,16 @@ def reference_measure(output, moved, branch_cache, activation, first_change, sec
     numpy.ndarray, shape (K,)
     """
     _, first_input, activation_cache, _ = branch_cache
-    slope = activation.derivative(activation_cache)[:, 0, :]
-    first_row_input = first_input[:, 0, :]
+    slope = _first_row(activation.derivative(activation_cache))
     downstream = (slope * second_weight[:, :, 0]).sum(axis=1)
-    first_order = (first_change[:, :, 0] * first_row_input).sum(axis=1) * downstream
-    linearized = output[:, 0, 0] + first_order
-    return np.abs(moved[:, 0, 0] - linearized) / np.abs(linearized)
+    first_order = (first_change[:, :, 0] * _first_row(first_input)).sum(axis=1) * downstream
+    linearized = _first_row(output)[:, 0] + first_order
+    return np.abs(_first_row(moved)[:, 0] - linearized) / np.abs(linearized)
+
+
+def _first_row(x):
+    """Return each member's first row (first example, and first position of a sequence)."""
+    return x.reshape(x.shape[0], -1, x.shape[-1])[:, 0, :]
 
 
 def _rms(x):

@@ -6,19 +6,20 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from sims.data import load_corpus
+from sims.data import load_corpus, sample_batch, sample_sequences
 from sims.hyperparameters import (
     OPTIMIZERS, BaseHyperparameters, BaseShape, check_alpha, check_positive_int, evaluate_table,
     make_table,
 )
 from sims.layers import ACTIVATIONS, NORMS
 from sims.init import initialize
-from sims.models import ResidualMLP, ResidualMLPShape
+from sims.models import ResidualMLP, ResidualMLPShape, Transformer, TransformerShape
 from sims.optim import make_optimizer
 from sims.seeds import check_seed, run_generators
 from theory.parameterization import EPS_MODES, GROUPS, PARAMETERIZATIONS
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+MODELS = ("residual_mlp", "transformer")
 
 _MEMBER_FIELDS = ("lr", "init_std", "seed_index")
 """Fields that may differ between the members of one ensemble."""
@@ -26,10 +27,15 @@ _MEMBER_FIELDS = ("lr", "init_std", "seed_index")
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines one training run of the residual MLP on the corpus.
+    """Everything that defines one training run on the corpus.
 
-    Model: ``width``, ``depth``, ``context``, ``activation``, ``bias``, ``norm``,
-    ``hidden_multiple`` (see :class:`sims.models.ResidualMLPShape`).
+    Model: ``model`` (``"residual_mlp"`` or ``"transformer"``), ``width``, ``depth``,
+    ``activation``, ``bias``, ``norm``, ``hidden_multiple`` (the MLP's hidden width as a
+    multiple of ``N``; by default 1 for the residual MLP and 4 for the transformer);
+    ``context`` for the residual MLP (see :class:`sims.models.ResidualMLPShape`);
+    ``seq_len``, ``heads``, ``tied_embeddings``, ``attention_scale`` (by default ``"sp"``
+    under SP and ``"mup"`` otherwise, as in the CompleteP reference implementation) and
+    ``projection_init`` for the transformer (see :class:`sims.models.TransformerShape`).
     Parameterization: ``parameterization`` (``"sp"``, ``"mup"``, ``"alpha"``), ``alpha``,
     ``optimizer`` (``"adamw"``, ``"adam"``, ``"sgd"``), ``eps_mode``, base shape
     ``base_width`` and ``base_depth``.
@@ -45,7 +51,13 @@ class RunConfig:
     activation: str = "gelu"
     bias: bool = True
     norm: str = "layernorm"
-    hidden_multiple: int = 1
+    hidden_multiple: int = None
+    model: str = "residual_mlp"
+    seq_len: int = 64
+    heads: int = 4
+    tied_embeddings: bool = False
+    attention_scale: str = None
+    projection_init: str = "table"
     parameterization: str = "alpha"
     alpha: float = 1.0
     optimizer: str = "adamw"
@@ -71,8 +83,17 @@ class RunConfig:
         check_seed(self.seed_index, "seed index")
         if self.dtype not in DTYPES:
             raise ValueError(f"unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; valid: {', '.join(MODELS)}")
+        if self.hidden_multiple is None:
+            object.__setattr__(self, "hidden_multiple", 4 if self.model == "transformer" else 1)
+        if self.attention_scale is None:
+            object.__setattr__(self, "attention_scale",
+                               "sp" if self.parameterization == "sp" else "mup")
         check_positive_int("context", self.context)
         check_positive_int("hidden_multiple", self.hidden_multiple)
+        check_positive_int("seq_len", self.seq_len)
+        check_positive_int("heads", self.heads)
 
         if self.parameterization not in PARAMETERIZATIONS:
             raise ValueError(f"unknown parameterization {self.parameterization!r}; "
@@ -117,20 +138,56 @@ class RunConfig:
         return document
 
     def model_shape(self, vocab_size):
+        """Return the :class:`ResidualMLPShape` or :class:`TransformerShape` of this run."""
+        if self.model == "transformer":
+            return TransformerShape(
+                vocab_size=vocab_size, seq_len=self.seq_len, width=self.width,
+                depth=self.depth, heads=self.heads, mlp_multiple=self.hidden_multiple,
+                activation=self.activation, bias=self.bias, norm=self.norm,
+                tied_embeddings=self.tied_embeddings, attention_scale=self.attention_scale,
+                projection_init=self.projection_init,
+            )
         return ResidualMLPShape(
             vocab_size=vocab_size, context=self.context, width=self.width, depth=self.depth,
             activation=self.activation, bias=self.bias, norm=self.norm,
             hidden_multiple=self.hidden_multiple,
         )
 
+    def build_model(self, vocab_size, scales):
+        """Return the model of this run, its parameters not yet drawn."""
+        shape = self.model_shape(vocab_size)
+        if self.model == "transformer":
+            return Transformer(shape, scales)
+        return ResidualMLP(shape, scales)
+
+    def draw_examples(self, codes, batch_size, generators):
+        """Draw each member's next batch: contexts and next symbols, or shifted windows."""
+        if self.model == "transformer":
+            return sample_sequences(codes, self.seq_len, batch_size, generators)
+        return sample_batch(codes, self.context, batch_size, generators)
+
+    def fixed_examples(self, codes, batch_size, seed):
+        """Return one batch drawn from ``seed``, of shape ``(1, batch_size, ...)``."""
+        return self.draw_examples(codes, batch_size, [np.random.default_rng(seed)])
+
     def identity(self):
         """Return what a run's seed derives from besides the base seed and seed index."""
-        return {
-            "model": "residual_mlp", "width": self.width, "depth": self.depth,
-            "context": self.context, "activation": self.activation, "bias": self.bias,
-            "norm": self.norm, "hidden_multiple": self.hidden_multiple,
+        identity = {
+            "model": self.model, "width": self.width, "depth": self.depth,
+            "activation": self.activation, "bias": self.bias, "norm": self.norm,
+            "hidden_multiple": self.hidden_multiple,
             "parameterization": self.parameterization, "alpha": self.alpha,
         }
+        if self.model == "transformer":
+            identity.update({
+                "seq_len": self.seq_len, "heads": self.heads,
+                "tied_embeddings": self.tied_embeddings,
+                "attention_scale": self.attention_scale,
+                "projection_init": self.projection_init,
+            })
+        else:
+            identity["context"] = self.context
+        return identity
 
     def ensemble_key(self):
         """Return a key that is equal for runs that can share one ensemble."""
@@ -156,7 +213,7 @@ class Ensemble:
     Attributes
     ----------
     configs : list of RunConfig
-    model : sims.models.ResidualMLP
+    model : sims.models.ResidualMLP or sims.models.Transformer
     optimizer : sims.optim.Optimizer
     data_generators : list of numpy.random.Generator
         One per member; drawing batches from them reproduces each run's data order.
@@ -198,7 +255,7 @@ def build_ensemble(configs, table=None):
     corpus = load_corpus()
     scales = evaluate_table(table, first.width, first.depth,
                             BaseShape(first.base_width, first.base_depth), first.optimizer)
-    model = ResidualMLP(first.model_shape(corpus.vocab_size), scales)
+    model = first.build_model(corpus.vocab_size, scales)
     if first.trainable_groups is not None:
         for parameter in model.parameters():
             parameter.trainable = parameter.group in first.trainable_groups

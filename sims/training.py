@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from sims.data import load_corpus, sample_batch
+from sims.data import load_corpus
 
 DIVERGENCE_FACTOR = 3.0
 """A member diverges when its training loss exceeds this multiple of ``log V``, the loss
@@ -37,8 +37,8 @@ def train_step(ensemble, active, lr_scale=1.0):
     """
     config = ensemble.configs[0]
     corpus = load_corpus()
-    tokens, targets = sample_batch(corpus.train, config.context, config.batch_size,
-                                   ensemble.data_generators)
+    tokens, targets = config.draw_examples(corpus.train, config.batch_size,
+                                           ensemble.data_generators)
     with np.errstate(all="ignore"):
         loss, _ = ensemble.model.loss_and_gradients(tokens, targets)
         active &= np.isfinite(loss) & (loss <= divergence_bound(corpus.vocab_size))

@@ -95,6 +95,34 @@ def sample_batch(codes, context, batch_size, generators):
     return _examples(codes, positions, context)
 
 
+def sample_sequences(codes, seq_len, batch_size, generators):
+    """Draw windows of ``seq_len`` symbols and the windows shifted by one symbol.
+
+    Member ``k`` draws its start positions from ``generators[k]``. Position ``t`` of a
+    target sequence is the symbol that follows position ``t`` of its input sequence.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray of uint8
+        A split of the corpus.
+    seq_len, batch_size : int
+    generators : list of numpy.random.Generator
+
+    Returns
+    -------
+    tokens, targets : numpy.ndarray of int64, shape (K, batch_size, seq_len)
+    """
+    check_positive_int("seq_len", seq_len)
+    check_positive_int("batch_size", batch_size)
+    if seq_len >= len(codes):
+        raise ValueError(f"seq_len {seq_len} must be shorter than the text ({len(codes)} symbols)")
+    starts = np.stack([
+        generator.integers(0, len(codes) - seq_len, size=batch_size) for generator in generators
+    ])
+    window = starts[..., None] + np.arange(seq_len)
+    return codes[window].astype(np.int64), codes[window + 1].astype(np.int64)
+
+
 def fixed_batch(codes, context, batch_size, seed):
     """Return one batch drawn from ``seed``, the same for every member (shape ``(1, B, ...)``)."""
     return sample_batch(codes, context, batch_size, [np.random.default_rng(seed)])

@@ -36,7 +36,7 @@ def replay(run, steps=1):
     """Replay the protocol for one run and return the block's input, weights and weight changes."""
     ensemble = build_ensemble([run])
     model = ensemble.model
-    index = measured_block_index(run.depth)
+    index = measured_block_index(run)
     norm, fc1, _, fc2 = model.blocks[index].branch.layers
     for parameter in model.parameters():
         parameter.trainable = parameter in (fc1.weight, fc2.weight)
@@ -84,12 +84,19 @@ def smooth_case(request):
 
 
 def test_measured_block_index():
-    assert [measured_block_index(depth) for depth in (1, 2, 3, 4, 7)] == [0, 1, 1, 2, 3]
+    indices = [measured_block_index(RUN.replace(depth=depth)) for depth in (1, 2, 3, 4, 7)]
+    assert indices == [0, 1, 1, 2, 3]
+
+
+def test_measured_block_index_transformer():
+    transformer = RUN.replace(model="transformer", width=8, heads=2, seq_len=4, depth=5)
+    assert measured_block_index(transformer) == 4
+    assert measured_block_index(transformer, "mlp") == 5
 
 
 def test_result_names_block(smooth_case):
     measured, _, _ = smooth_case
-    assert measured["block"] == measured_block_index(RUN.depth)
+    assert measured["block"] == measured_block_index(RUN)
 
 
 def test_output_rms(smooth_case):
