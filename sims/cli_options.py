@@ -1,4 +1,4 @@
-"""Options shared by the command lines that run simulations: scale, seed and cache."""
+"""Options shared by the command lines that run simulations: scale, seed, cache, workers."""
 
 import argparse
 import os
@@ -9,9 +9,37 @@ from theory._argparse import fail
 
 DEFAULT_CACHE = ".suite-cache"
 
+WORKERS_VARIABLE = "DEPTHCHECK_WORKERS"
+"""Environment variable that sweeps read for their number of worker processes; the same
+name as ``sims.sweep.WORKERS_VARIABLE``, repeated so that parsing does not import numpy."""
+
+
+def parse_workers(text):
+    """Return a ``--workers`` value as an int, or raise ``argparse.ArgumentTypeError``."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid worker count {text!r}: give an integer of at least 1 (the default "
+            f"comes from the environment variable {WORKERS_VARIABLE}, else 1)")
+    return int(text)
+
+
+class WorkersAction(argparse.Action):
+    """Store ``--workers`` and export it as ``DEPTHCHECK_WORKERS`` for this process.
+
+    The sweeps of the figures and claims read the variable, so the value reaches every
+    measurement without passing through each call. When the option is absent, the
+    variable keeps its value (``argparse`` checks that default with :func:`parse_workers`).
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        os.environ[WORKERS_VARIABLE] = str(values)
+
 
 def run_options():
-    """Return a parent parser with ``--scale``, ``--seed``, ``--cache`` and ``--no-cache``."""
+    """Return a parent parser with ``--scale``, ``--seed``, ``--cache``, ``--no-cache`` and
+    ``--workers``."""
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--scale", choices=SCALES, default=DEFAULT_SCALE,
                          help="smoke: seconds per figure or claim; quick: a faithful small "
@@ -25,6 +53,12 @@ def run_options():
                             f"(default ./{DEFAULT_CACHE})")
     cache.add_argument("--no-cache", action="store_true",
                        help="run everything afresh, reading and writing no cache")
+    default_workers = os.environ.get(WORKERS_VARIABLE, "").strip() or "1"
+    options.add_argument("--workers", type=parse_workers, action=WorkersAction,
+                         default=default_workers, metavar="N",
+                         help=f"number of worker processes that run independent ensembles "
+                              f"of a sweep at the same time, each with one BLAS thread "
+                              f"(default: the environment variable {WORKERS_VARIABLE}, else 1)")
     return options
 
 

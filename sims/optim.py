@@ -2,12 +2,16 @@
 
 Each parameter's learning rate is ``lr[k] * scales.groups[group].lr`` for member ``k``,
 and its epsilon and weight decay are the base constants times the group's factors, so
-that the optimizer applies exactly the table it was built from. Updates act on one
-member at a time; a member marked inactive (for instance diverged) is not touched, so
-a NaN in one member never reaches another.
+that the optimizer applies exactly the table it was built from. A member marked inactive
+(for instance diverged) is not touched, and every operation is elementwise within a
+member, so a NaN in one member never reaches another.
 
-Updates run in place over cache-sized chunks of each member's flattened parameter, so
-the temporaries stay in cache and the update moves little more than the bytes it must
+One update acts on a run of consecutive active members at once, with the per-member
+factors (learning rate, decay, clipping) as a column that broadcasts over each member's
+row. Each member's entries go through the same operations in the same order as when the
+members are updated one at a time, so the result does not depend on how many members
+share a call. Updates run in place over cache-sized chunks of the flattened parameters,
+so the temporaries stay in cache and the update moves little more than the bytes it must
 read and write.
 """
 
@@ -76,12 +80,18 @@ class Optimizer:
         active = np.ones(members, dtype=bool) if active is None else np.asarray(active, dtype=bool)
         self.steps += 1
         clip = self._clip_factors(active)
-        for parameter in self.parameters:
-            if parameter.grad is None:
-                continue
-            for k in np.flatnonzero(active):
-                lr = float(self.lr[k]) * self.group_lr[parameter] * lr_scale
-                self._update_member(parameter, k, lr, clip[k])
+        for start, stop in _member_runs(active, clip != 1.0):
+            run = slice(start, stop)
+            # Parameters that share a group's rules and a dtype share their factors.
+            factors = {}
+            for parameter in self.parameters:
+                if parameter.grad is None:
+                    continue
+                key = (self.group_lr[parameter], self.group_decay[parameter], parameter.value.dtype)
+                if key not in factors:
+                    lr = self.lr[run] * self.group_lr[parameter] * lr_scale
+                    factors[key] = self._member_factors(parameter, lr, clip[run])
+                self._update_members(parameter, run, factors[key])
 
     def _clip_factors(self, active):
         factors = np.ones(self.lr.shape[0])
@@ -97,8 +107,29 @@ class Optimizer:
             factors = np.where(norms > self.grad_clip, self.grad_clip / norms, 1.0)
         return np.where(active, factors, 1.0)
 
-    def _update_member(self, parameter, k, lr, clip):
+    def _member_factors(self, parameter, lr, clip):
+        """Return this step's per-member factors for ``parameter`` and its group.
+
+        ``lr`` and ``clip`` hold one float64 entry per member of a run from
+        :func:`_member_runs`, so ``clip`` is either all 1 or nowhere 1.
+        """
         raise NotImplementedError
+
+    def _update_members(self, parameter, members, factors):
+        """Update the members ``members`` (a slice) of ``parameter`` in place."""
+        raise NotImplementedError
+
+
+def _member_runs(active, clipped):
+    """Return ``(start, stop)`` of each run of consecutive active members.
+
+    A run also ends where clipping starts or stops, so that the gradients of a run are
+    either all clipped or all left as they are.
+    """
+    labels = np.where(active, 1 + clipped.astype(np.int8), 0)
+    edges = (np.flatnonzero(np.diff(labels)) + 1).tolist()
+    bounds = zip([0] + edges, edges + [labels.size])
+    return [(start, stop) for start, stop in bounds if labels[start]]
 
 
 class SGD(Optimizer):
@@ -107,12 +138,21 @@ class SGD(Optimizer):
     Without momentum, decoupled decay equals an L2 penalty ``lambda p / 2`` in the loss.
     """
 
-    def _update_member(self, parameter, k, lr, clip):
-        value = parameter.value[k]
-        decay = self.group_decay[parameter]
-        if decay:
-            value *= 1.0 - lr * decay
-        value -= (lr * clip) * parameter.grad[k]
+    def _member_factors(self, parameter, lr, clip):
+        decay = None
+        if self.group_decay[parameter]:
+            # Rounded to the parameter's dtype, as a Python float factor would be.
+            decay = (1.0 - lr * self.group_decay[parameter]).astype(parameter.value.dtype)
+        # lr * clip stays float64, so the product with the gradient is formed in float64.
+        return decay, lr * clip
+
+    def _update_members(self, parameter, members, factors):
+        decay, rate = factors
+        value = parameter.value[members]
+        column = (-1,) + (1,) * (value.ndim - 1)
+        if decay is not None:
+            value *= decay.reshape(column)
+        value -= rate.reshape(column) * parameter.grad[members]
 
 
 class AdamW(Optimizer):
@@ -139,25 +179,40 @@ class AdamW(Optimizer):
         self.second_moment = {p: np.zeros_like(p.value) for p in self.parameters}
         self._scratch = None
 
-    def _update_member(self, parameter, k, lr, clip):
+    def _member_factors(self, parameter, lr, clip):
+        # Step size and decay are rounded to the parameter's dtype, as Python float factors
+        # would be. The clipping factors stay float64, so a clipped gradient is float64.
+        dtype = parameter.value.dtype
+        step_size = (lr / (1.0 - self.betas[0]**self.steps)).astype(dtype)[:, None]
+        decay = (1.0 - lr * self.group_decay[parameter]).astype(dtype)[:, None]
+        if not np.any(decay != 1.0):
+            decay = None
+        if np.all(clip == 1.0):
+            return step_size, decay, None
+        return step_size, decay, clip[:, None]
+
+    def _update_members(self, parameter, members, factors):
+        step_size, decay, clip = factors
         beta1, beta2 = self.betas
-        step_size = lr / (1.0 - beta1**self.steps)
         inverse_root_correction = 1.0 / math.sqrt(1.0 - beta2**self.steps)
         eps = self.group_eps[parameter]
-        decay = 1.0 - lr * self.group_decay[parameter]
 
-        value = parameter.value[k].reshape(-1)
-        grad = parameter.grad[k].reshape(-1)
-        first = self.first_moment[parameter][k].reshape(-1)
-        second = self.second_moment[parameter][k].reshape(-1)
-        if self._scratch is None or self._scratch.dtype != value.dtype:
-            self._scratch = np.empty(CHUNK, dtype=value.dtype)
+        count = step_size.shape[0]
+        value = parameter.value[members].reshape(count, -1)
+        grad = parameter.grad[members].reshape(count, -1)
+        first = self.first_moment[parameter][members].reshape(count, -1)
+        second = self.second_moment[parameter][members].reshape(count, -1)
+        columns = max(1, CHUNK // count)
+        dtype = value.dtype
+        if self._scratch is None or self._scratch.dtype != dtype or self._scratch.size < count * columns:
+            self._scratch = np.empty(max(CHUNK, count * columns), dtype=dtype)
 
-        for start in range(0, value.size, CHUNK):
-            stop = min(start + CHUNK, value.size)
-            p, g, m, v = value[start:stop], grad[start:stop], first[start:stop], second[start:stop]
-            scratch = self._scratch[: stop - start]
-            if clip != 1.0:
+        for start in range(0, value.shape[1], columns):
+            stop = min(start + columns, value.shape[1])
+            p, g = value[:, start:stop], grad[:, start:stop]
+            m, v = first[:, start:stop], second[:, start:stop]
+            scratch = self._scratch[: count * (stop - start)].reshape(count, stop - start)
+            if clip is not None:
                 g = g * clip
 
             m *= beta1
@@ -174,7 +229,7 @@ class AdamW(Optimizer):
             scratch += eps
             np.divide(m, scratch, out=scratch)
             scratch *= step_size
-            if decay != 1.0:
+            if decay is not None:
                 p *= decay
             p -= scratch
 

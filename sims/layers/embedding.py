@@ -1,6 +1,7 @@
 """Embeddings: token read-in, learned positions and the tied unembedding."""
 
 import numpy as np
+from scipy import sparse
 
 from sims.layers.base import Layer
 from sims.parameters import Parameter
@@ -34,9 +35,31 @@ class Embedding(Layer):
     def own_parameters(self):
         return [self.weight]
 
-    def _rows(self, tokens):
-        offsets = np.arange(self.positions) * self.vocab_size
-        return tokens + offsets
+    def _codes(self, tokens):
+        """Return the multi-hot codes of all members as one sparse block-diagonal matrix.
+
+        Row ``k * B + b`` contains a 1 in column ``k * P * V + j * V + x_j`` for each position
+        ``j`` of example ``b`` of member ``k``, so ``codes @ E`` stacks every member's
+        read-in and ``codes.T @ dy`` every member's gradient. The columns of each row
+        ascend with ``j``, so both products add their terms in the order of positions
+        and of examples, as a dense sum or matrix product would.
+        """
+        members, positions = tokens.shape[0], self.positions
+        table_rows = positions * self.vocab_size
+        columns = (tokens.reshape(members, -1, positions)
+                   + np.arange(positions) * self.vocab_size
+                   + (np.arange(members) * table_rows)[:, None, None])
+        examples = columns.shape[1]
+        row_starts = np.arange(0, columns.size + 1, positions)
+        return sparse.csr_array(
+            (np.ones(columns.size, dtype=self.weight.value.dtype), columns.reshape(-1), row_starts),
+            shape=(members * examples, members * table_rows),
+        )
+
+    def _apply_codes(self, codes, table, shape):
+        """Return ``sum_j table[k, j * V + x_j]`` for every example, with the input's batch shape."""
+        members, table_rows, width = table.shape
+        return (codes @ table.reshape(members * table_rows, width)).reshape(shape + (width,))
 
     def forward(self, tokens):
         if tokens.shape[-1] != self.positions:
@@ -44,33 +67,25 @@ class Embedding(Layer):
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
             raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got ids from "
                              f"{tokens.min()} to {tokens.max()}")
-        rows = self._rows(tokens)
-        members = np.arange(tokens.shape[0]).reshape((-1,) + (1,) * (tokens.ndim - 1))
-        y = self.weight.value[members, rows].sum(axis=-2)
-        return y, rows
+        codes = self._codes(tokens)
+        batch_shape = tokens.shape[:-1]
+        return self._apply_codes(codes, self.weight.value, batch_shape), (codes, batch_shape)
 
     def backward(self, dy, cache):
-        rows = cache
+        codes, _ = cache
         if self.weight.trainable:
-            # The gradient is (multi-hot codes)^T @ dy; a dense multi-hot matrix lets one
-            # batched matmul do the scatter-add over repeated tokens.
-            members = dy.shape[0]
-            rows = rows.reshape(members, -1, self.positions)
-            dy = dy.reshape(members, -1, dy.shape[-1])
-            codes = np.zeros((members, rows.shape[1], self.weight.shape[0]), dtype=dy.dtype)
-            member_index = np.arange(members)[:, None, None]
-            example_index = np.arange(rows.shape[1])[None, :, None]
-            codes[member_index, example_index, rows] = 1.0
-            self.weight.accumulate(np.matmul(codes.transpose(0, 2, 1), dy))
+            # The gradient is codes^T @ dy: one sparse product does the scatter-add over
+            # repeated tokens, in the dtype of dy.
+            members, width = dy.shape[0], dy.shape[-1]
+            gradient = codes.T @ dy.reshape(-1, width)
+            self.weight.accumulate(gradient.reshape(members, self.weight.shape[0], width))
         return None
 
     def jvp(self, dx, tangents, cache):
         if self.weight not in tangents:
             return None
-        rows = cache
-        tangent = tangents[self.weight]
-        members = np.arange(rows.shape[0]).reshape((-1,) + (1,) * (rows.ndim - 1))
-        return tangent[members, rows].sum(axis=-2)
+        codes, batch_shape = cache
+        return self._apply_codes(codes, tangents[self.weight], batch_shape)
 
 
 class PositionEmbedding(Layer):
