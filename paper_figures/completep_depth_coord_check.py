@@ -25,6 +25,12 @@ falls short of 2. It was 1.75 at the quick scale, 1.88 when only the in-block pa
 train (so that the embedding's own update is left out), and about 1.5 over depths 16 to
 256 (float32; 3 seeds, 2 over the deep range). The alpha family's slopes match
 their theory values.
+
+The module also contains the implementation that this figure shares with
+``completep-depth-coord-check-transformer``
+(:mod:`paper_figures.completep_depth_coord_check_transformer`): a
+:class:`CoordCheckFigure` names the model, its panels and its settings per scale, and
+:func:`compute_figure` and :func:`draw` work for either model.
 """
 
 import dataclasses
@@ -80,6 +86,39 @@ class ScaleSettings:
     probe_size: int
     batch_size: int
     dtype: str
+
+    def run_options(self):
+        """Return the :class:`sims.runs.RunConfig` fields that select the model.
+
+        None for the residual MLP, which is the default model.
+        """
+        return {}
+
+    def estimate_memory_bytes(self):
+        """Estimate the peak memory of the largest ensemble that the figure trains.
+
+        One ensemble contains the seeds of one panel and depth, and ensembles are trained
+        one after another. The estimate is
+        ``seeds * itemsize * L * (4 * 2 N**2 + 8 * B * N)`` at the largest depth, with
+        ``B`` the larger of the probe and training batches: four copies of the two
+        ``N x N`` block matrices and eight activation arrays per block. It leaves out the
+        interpreter, the embedding, the read-out and the temporaries of one layer.
+        """
+        depth = max(self.depths)
+        batch = max(self.probe_size, self.batch_size)
+        per_block = (_WEIGHT_COPIES * 2 * self.width * self.width
+                     + _ACTIVATIONS_PER_BLOCK * batch * self.width)
+        itemsize = np.dtype(DTYPES[self.dtype]).itemsize
+        return self.seeds * itemsize * depth * per_block
+
+
+_WEIGHT_COPIES = 4
+"""Copies of every weight the optimizer keeps: value, gradient and AdamW's two moments."""
+
+_ACTIVATIONS_PER_BLOCK = 8
+"""Arrays of shape (batch, N) that a block's forward pass keeps for the backward pass
+(stream, normalized input and its output, pre-activation, activation, branch output),
+rounded up."""
 
 
 SETTINGS = {
@@ -152,28 +191,45 @@ FITTED_QUANTITIES = (
                    r"$\Vert\Delta h^L\Vert^2/N$ after step 1"),
 )
 
-_WEIGHT_COPIES = 4
-"""Copies of every weight the optimizer keeps: value, gradient and AdamW's two moments."""
+@dataclass(frozen=True)
+class CoordCheckFigure:
+    """A coordinate-check figure: its name, model, panels and settings per scale.
 
-_ACTIVATIONS_PER_BLOCK = 8
-"""Arrays of shape (batch, N) that a block's forward pass keeps for the backward pass
-(stream, normalized input and its output, pre-activation, activation, branch output),
-rounded up."""
+    Attributes
+    ----------
+    name : str
+        The figure's name on the command line and the stem of its files.
+    model_description : str
+        The model and data, recorded in the JSON document.
+    panels : tuple of Panel
+    settings : dict
+        Scale name to :class:`ScaleSettings` (or a subclass that selects another model).
+    """
+
+    name: str
+    model_description: str
+    panels: tuple
+    settings: dict
 
 
-def panel_runs(panel, scale, base_seed):
+RESIDUAL_MLP_FIGURE = CoordCheckFigure(
+    NAME, "pre-LN residual MLP (sims.models.ResidualMLP) on the character corpus", PANELS,
+    SETTINGS)
+
+
+def panel_runs(figure, panel, scale, base_seed):
     """Return the runs of one panel at ``scale``, ordered by depth and then seed index.
 
     Every run has ``N_base = N`` and the :class:`sims.runs.RunConfig` defaults for
-    everything the scale does not set: GELU, LayerNorm, AdamW with ``lr = 1e-3``,
-    ``init_std = 0.02`` and weight decay 0.1.
+    everything the scale does not set: GELU, LayerNorm, biases, AdamW with ``lr = 1e-3``,
+    betas (0.9, 0.95), ``init_std = 0.02``, weight decay 0.1 and no gradient clipping.
     """
-    settings = SETTINGS[check_scale(scale)]
+    settings = figure.settings[check_scale(scale)]
     return [
         RunConfig(width=settings.width, depth=depth, parameterization=panel.parameterization,
                   alpha=panel.alpha, base_width=settings.width,
                   batch_size=settings.batch_size, dtype=settings.dtype,
-                  base_seed=base_seed, seed_index=seed_index)
+                  base_seed=base_seed, seed_index=seed_index, **settings.run_options())
         for depth in settings.depths
         for seed_index in range(settings.seeds)
     ]
@@ -191,31 +247,17 @@ def theory_exponents(run):
     return depth_exponents(table.alpha, "adam", lr_exponent=lr_exponent)
 
 
-def estimate_memory_bytes(scale):
-    """Estimate the peak memory of the largest ensemble that the figure trains.
-
-    One ensemble contains the seeds of one panel and depth, and ensembles are trained
-    one after another. The estimate is ``seeds * itemsize * L * (4 * 2 N**2 + 8 * B * N)``
-    at the largest depth, with ``B`` the larger of the probe and training batches: four
-    copies of the two ``N x N`` block matrices and eight activation arrays per block. It
-    leaves out the interpreter, the embedding, the read-out and the temporaries of one
-    layer.
-    """
-    settings = SETTINGS[check_scale(scale)]
-    width = settings.width
-    depth = max(settings.depths)
-    batch = max(settings.probe_size, settings.batch_size)
-    per_block = (_WEIGHT_COPIES * 2 * width * width
-                 + _ACTIVATIONS_PER_BLOCK * batch * width)
-    itemsize = np.dtype(DTYPES[settings.dtype]).itemsize
-    return settings.seeds * itemsize * depth * per_block
-
-
 def compute(scale, base_seed, cache):
+    """Run or load the residual MLP's coordinate checks; see :func:`compute_figure`."""
+    return compute_figure(RESIDUAL_MLP_FIGURE, scale, base_seed, cache)
+
+
+def compute_figure(figure, scale, base_seed, cache):
     """Run or load the coordinate checks of every panel and fit the depth slopes.
 
     Parameters
     ----------
+    figure : CoordCheckFigure
     scale : {"smoke", "quick", "paper"}
     base_seed : int
     cache : sims.cache.RunCache
@@ -237,26 +279,27 @@ def compute(scale, base_seed, cache):
     Raises
     ------
     paper_figures.memory.InsufficientMemoryError
-        If :func:`estimate_memory_bytes` exceeds the memory available.
+        If the settings' :meth:`~ScaleSettings.estimate_memory_bytes` exceeds the memory
+        available.
     """
-    settings = SETTINGS[check_scale(scale)]
-    require_memory(estimate_memory_bytes(scale), f"{NAME} at scale {scale!r}")
+    settings = figure.settings[check_scale(scale)]
+    require_memory(settings.estimate_memory_bytes(), f"{figure.name} at scale {scale!r}")
 
-    runs_by_panel = [panel_runs(panel, scale, base_seed) for panel in PANELS]
+    runs_by_panel = [panel_runs(figure, panel, scale, base_seed) for panel in figure.panels]
     all_runs = [run for runs in runs_by_panel for run in runs]
     all_results = coord_check(all_runs, settings.steps, settings.probe_size, cache=cache)
 
     panels = []
     fits = {}
     offset = 0
-    for panel, runs in zip(PANELS, runs_by_panel):
+    for panel, runs in zip(figure.panels, runs_by_panel):
         results = all_results[offset:offset + len(runs)]
         offset += len(runs)
         panels.append(_panel_data(panel, runs, results, settings))
         fits[panel.key] = _panel_fits(runs, results)
 
     return json_ready({
-        "config": _config(scale, settings, runs_by_panel),
+        "config": _config(figure, scale, settings, runs_by_panel),
         "seeds": _seeds(base_seed, all_runs),
         "panels": panels,
         "fits": fits,
@@ -264,23 +307,40 @@ def compute(scale, base_seed, cache):
     })
 
 
-def _config(scale, settings, runs_by_panel):
+def _config(figure, scale, settings, runs_by_panel):
     template = runs_by_panel[0][0]
     shape = dataclasses.asdict(template.model_shape(load_corpus().vocab_size))
     shape.pop("depth")
+    # A transformer's attention scale follows the parameterization, so each run's
+    # configuration records it instead.
+    shape.pop("attention_scale", None)
     return {
         "scale": scale,
         "scale_settings": dataclasses.asdict(settings),
-        "model": "pre-LN residual MLP (sims.models.ResidualMLP) on the character corpus",
+        "model": figure.model_description,
         "model_shape": shape,
         "panels": [
             {"key": panel.key, "title": panel.title, "parameterization": panel.parameterization,
              "alpha": panel.alpha, "table": table_fingerprint(runs[0].default_table())}
-            for panel, runs in zip(PANELS, runs_by_panel)
+            for panel, runs in zip(figure.panels, runs_by_panel)
         ],
-        "run_defaults": {name: value for name, value in template.to_dict().items()
-                         if name not in ("depth", "parameterization", "alpha", "seed_index")},
+        "run_defaults": shared_run_fields(run for runs in runs_by_panel for run in runs),
         "fitted_quantities": [dataclasses.asdict(quantity) for quantity in FITTED_QUANTITIES],
+    }
+
+
+def shared_run_fields(runs):
+    """Return the configuration fields on which all ``runs`` agree, with their values.
+
+    Depth, parameterization, alpha and seed index are left out even where they agree.
+    Fields that follow the parameterization, such as a transformer's attention scale, are
+    left out because they differ between panels.
+    """
+    documents = [run.to_dict() for run in runs]
+    return {
+        name: value for name, value in documents[0].items()
+        if name not in ("depth", "parameterization", "alpha", "seed_index")
+        and all(document[name] == value for document in documents)
     }
 
 
@@ -366,24 +426,30 @@ def _panel_fits(runs, results):
             "step": quantity.step,
             "theory": predicted,
             "theory_exact": str(predicted),
-            "theory_trend": _trend(predicted),
+            "theory_trend": theory_trend(predicted),
         }
-        measured = statistic(results, quantity.statistic, quantity.step)
-        depths, seed_indices, values = depth_grid(runs, measured)
-        if (np.isfinite(values).sum(axis=1) >= 2).any():
-            fit.update(depth_slope(runs, measured))
-        else:
-            # No seed has two points left, as when every run diverged before the step.
-            fit.update({"slope": None, "spread": None, "seed_slopes": [],
-                        "mean_curve_slope": None, "seeds": 0, "axis": "depth",
-                        "points": depths,
-                        "seed_indices": seed_indices, "values": values.tolist(),
-                        "excluded": int(np.isnan(values).sum())})
+        fit.update(depth_fit(runs, statistic(results, quantity.statistic, quantity.step)))
         fits[quantity.key] = fit
     return fits
 
 
-def _trend(exponent):
+def depth_fit(runs, values):
+    """Return :func:`sims.depth_fits.depth_slope`, or a record without a slope.
+
+    Where no seed has two positive finite points, as when every run diverged, the record
+    has the same keys with ``slope``, ``spread`` and ``mean_curve_slope`` set to ``None``
+    and no seed slopes.
+    """
+    depths, seed_indices, grid = depth_grid(runs, values)
+    if (np.isfinite(grid).sum(axis=1) >= 2).any():
+        return depth_slope(runs, values)
+    return {"slope": None, "spread": None, "seed_slopes": [], "mean_curve_slope": None,
+            "seeds": 0, "axis": "depth", "points": depths, "seed_indices": seed_indices,
+            "values": grid.tolist(), "excluded": int(np.isnan(grid).sum())}
+
+
+def theory_trend(exponent):
+    """Describe the sign of a depth exponent in words, e.g. ``"falls with depth"``."""
     if exponent > 0:
         return "grows with depth"
     if exponent < 0:
@@ -409,7 +475,10 @@ def _run_record(run, result):
 
 
 def draw(data):
-    """Draw the figure from the data that :func:`compute` returns (or its JSON file).
+    """Draw the figure from the data that :func:`compute_figure` returns (or its JSON file).
+
+    The model, residual MLP or transformer, is read from the run defaults of the data,
+    and the title, axis label and setup line name it.
 
     Returns
     -------
@@ -419,18 +488,22 @@ def draw(data):
     """
     settings = data["config"]["scale_settings"]
     steps = settings["steps"]
+    transformer = data["config"]["run_defaults"]["model"] == "transformer"
     colormap = colormaps["viridis"]
     color_norm = BoundaryNorm(np.arange(-0.5, steps + 1.5), colormap.N)
 
-    figure = Figure(figsize=(14.0, 5.6))
+    figure = Figure(figsize=(14.0, 6.0 if transformer else 5.6))
     axes = figure.subplots(1, len(data["panels"]), sharey=True)
-    figure.subplots_adjust(left=0.075, right=0.91, top=0.80, bottom=0.30, wspace=0.08)
+    top = 0.76 if transformer else 0.80
+    figure.subplots_adjust(left=0.075, right=0.91, top=top, bottom=0.30, wspace=0.08)
+    depth_label = ("depth $L$ (layers, each an attention and an MLP block)" if transformer
+                   else "depth $L$ (residual blocks)")
     for ax, panel in zip(axes, data["panels"]):
-        _draw_panel(ax, panel, colormap, color_norm)
+        _draw_panel(ax, panel, colormap, color_norm, depth_label)
         _draw_fit_text(ax, data["fits"][panel["key"]])
     axes[0].set_ylabel(r"mean $|h^L_i|$ of the final residual stream")
 
-    colorbar_axes = figure.add_axes([0.925, 0.30, 0.012, 0.50])
+    colorbar_axes = figure.add_axes([0.925, 0.30, 0.012, top - 0.30])
     colorbar = figure.colorbar(ScalarMappable(norm=color_norm, cmap=colormap),
                                cax=colorbar_axes, ticks=range(steps + 1))
     colorbar.set_label("AdamW step (0 = initialization)")
@@ -438,14 +511,20 @@ def draw(data):
     any_diverged = any(panel["diverged_runs"] for panel in data["panels"])
     figure.legend(handles=_legend_handles(any_diverged), loc="lower center", ncol=2, frameon=False,
                   bbox_to_anchor=(0.5, 0.0), fontsize=9)
-    figure.suptitle("Depth coordinate check: mean $|h^L|$ against depth over the first "
+    subject = "Depth coordinate check of a pre-LN transformer" if transformer else (
+        "Depth coordinate check")
+    figure.suptitle(f"{subject}: mean $|h^L|$ against depth over the first "
                     f"{steps} AdamW steps (analogue of CompleteP's Figure 7)",
                     fontsize=13, y=0.98)
-    figure.text(0.5, 0.905, _setup_line(data), ha="center", va="center", fontsize=9)
+    if transformer:
+        figure.text(0.5, 0.87, _transformer_setup_lines(data), ha="center", va="center",
+                    fontsize=9, linespacing=1.5)
+    else:
+        figure.text(0.5, 0.905, _setup_line(data), ha="center", va="center", fontsize=9)
     return figure
 
 
-def _draw_panel(ax, panel, colormap, color_norm):
+def _draw_panel(ax, panel, colormap, color_norm, depth_label):
     depths = np.array(panel["depths"], dtype=float)
     curves = panel["final_stream_mean_abs"]
     mean = np.array(curves["mean"], dtype=float)
@@ -473,7 +552,7 @@ def _draw_panel(ax, panel, colormap, color_norm):
     ax.xaxis.set_major_locator(FixedLocator(depths))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([str(int(depth)) for depth in depths])
-    ax.set_xlabel("depth $L$ (residual blocks)")
+    ax.set_xlabel(depth_label)
     ax.set_title(panel["title"], fontsize=12)
     ax.grid(True, which="major", alpha=0.3)
 
@@ -515,5 +594,42 @@ def _setup_line(data):
         f"{defaults['base_depth']}; AdamW, $\\eta$ = {defaults['lr']:g}, "
         f"$\\sigma$ = {defaults['init_std']:g}, $\\lambda$ = {defaults['weight_decay']:g}, "
         f"batch {settings['batch_size']}, probe {settings['probe_size']}; "
+        f"{settings['seeds']} seeds, {settings['dtype']}, scale {data['config']['scale']}"
+    )
+
+
+_ATTENTION_SCALE_LABELS = {"sp": r"$1/\sqrt{n_h}$", "mup": r"$1/n_h$"}
+
+
+def _transformer_setup_lines(data):
+    settings = data["config"]["scale_settings"]
+    defaults = data["config"]["run_defaults"]
+    shape = data["config"]["model_shape"]
+    head_width = shape["width"] // shape["heads"]
+    heads = f"{shape['heads']} head{'s' if shape['heads'] > 1 else ''}"
+    embeddings = "tied" if shape["tied_embeddings"] else "untied"
+    if shape["projection_init"] == "gpt2":
+        projection = r"output projections initialized with the table's std times $1/\sqrt{2L}$"
+    else:
+        projection = "every hidden matrix initialized with the table's std"
+
+    scales = {}
+    for run in data["runs"]:
+        config = run["config"]
+        name = "SP" if config["parameterization"] == "sp" else r"$\alpha$"
+        scales.setdefault(_ATTENTION_SCALE_LABELS[config["attention_scale"]], []).append(name)
+    logit_scales = " and ".join(f"{scale} under {'/'.join(dict.fromkeys(names))}"
+                                for scale, names in scales.items())
+
+    return (
+        f"pre-LN transformer, width $N$ = {settings['width']} = $N_{{base}}$ ($m_N$ = 1), "
+        f"{heads} of width $n_h$ = {head_width}, {shape['activation'].upper()} MLP of width "
+        f"{shape['mlp_multiple']}$N$, $T$ = {shape['seq_len']} tokens, {embeddings} embeddings, "
+        f"$L_{{base}}$ = {defaults['base_depth']}\n"
+        f"attention logits scaled by {logit_scales}; {projection}\n"
+        f"AdamW, $\\eta$ = {defaults['lr']:g}, betas ({defaults['betas'][0]:g}, "
+        f"{defaults['betas'][1]:g}), $\\sigma$ = {defaults['init_std']:g}, "
+        f"$\\lambda$ = {defaults['weight_decay']:g}, no gradient clipping; "
+        f"batch {settings['batch_size']} sequences, probe {settings['probe_size']}; "
         f"{settings['seeds']} seeds, {settings['dtype']}, scale {data['config']['scale']}"
     )

@@ -45,6 +45,19 @@ FIGURES = (
         "for SP/muP, alpha = 1/2 and alpha = 1 (CompleteP Figure 7)",
         "paper_figures.completep_depth_coord_check",
     ),
+    FigureEntry(
+        "completep-depth-coord-check-transformer",
+        "the depth coordinate check on a pre-LN transformer: mean |h^L| against depth over "
+        "the first AdamW steps, for SP, alpha = 1/2 and alpha = 1 (CompleteP Figure 7)",
+        "paper_figures.completep_depth_coord_check_transformer",
+    ),
+    FigureEntry(
+        "completep-linearization",
+        "a block's distance from its linearization after one Adam step against depth, for "
+        "SP, alpha = 1/2 and alpha = 1, on the residual MLP and a transformer "
+        "(CompleteP Figure 6)",
+        "paper_figures.completep_linearization",
+    ),
 )
 
 
