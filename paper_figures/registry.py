@@ -58,6 +58,18 @@ FIGURES = (
         "(CompleteP Figure 6)",
         "paper_figures.completep_linearization",
     ),
+    FigureEntry(
+        "completep-lr-transfer",
+        "final training loss against the base learning rate for several depths, for SP, "
+        "muP, alpha = 1/2 and alpha = 1, with GELU and tanh (CompleteP's transfer figures)",
+        "paper_figures.completep_lr_transfer",
+    ),
+    FigureEntry(
+        "completep-init-transfer",
+        "final training loss against the base init std for several depths, for SP, muP, "
+        "alpha = 1/2 and alpha = 1, with GELU and tanh (CompleteP's transfer figures)",
+        "paper_figures.completep_init_transfer",
+    ),
 )
 
 

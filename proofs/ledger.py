@@ -75,6 +75,30 @@ class Rule:
             return "pass"
         return "fail" if excess <= self.tolerance else "inconclusive"
 
+    def decide_over_seeds(self, seed_values, predicted, width=2.0):
+        """Return the verdict for a mean over seeds, kept only where the seeds agree on it.
+
+        The mean ``m`` of ``seed_values`` spans the interval ``m -+ width * s / sqrt(n)``,
+        with ``s`` the standard deviation over the ``n`` seeds. The result is the verdict
+        that every point of the interval gets, or inconclusive where the points differ,
+        so that an effect within the seed noise is never decided. Each verdict holds on
+        an interval of ``m``, so the interval's ends and its point nearest ``predicted``
+        show every verdict it meets. A non-finite value gives ``fail``, as in :meth:`decide`; a
+        single seed, which shows no noise, gives ``inconclusive``.
+        """
+        values = [float(value) for value in seed_values]
+        if not all(math.isfinite(value) for value in values):
+            return "fail"
+        if len(values) < 2:
+            return "inconclusive"
+        mean = sum(values) / len(values)
+        deviation = math.sqrt(sum((value - mean)**2 for value in values) / (len(values) - 1))
+        half_width = width * deviation / math.sqrt(len(values))
+        low, high = mean - half_width, mean + half_width
+        nearest = min(max(predicted, low), high)
+        verdicts = {self.decide(point, predicted) for point in (low, nearest, high)}
+        return verdicts.pop() if len(verdicts) == 1 else "inconclusive"
+
     def describe(self, bound=None):
         """Return the rule in words, e.g. ``"|m - p| <= 0.1 (band 0.05)"``.
 

@@ -14,7 +14,8 @@ import numpy as np
 from sims.cache import RunCache
 from sims.data import load_corpus
 from sims.layers import softmax_cross_entropy
-from sims.runs import build_ensemble
+from sims.runs import RunConfig, build_ensemble
+from sims.scales import check_scale
 from sims.schedules import lr_factor
 from sims.seeds import stream_seed
 from sims.sweep import Job, run_ensembles
@@ -199,8 +200,11 @@ def transfer_sweep(base, depths, axis, values, seeds, steps, schedule="cosine", 
         ``diverged`` of the same shape; ``optima``: per depth and seed the
         :func:`grid_optimum` of the training loss; ``optimum`` and ``optimum_spread``
         (mean and standard deviation over seeds, in log2 units) and ``best_loss`` (mean
-        over seeds of the best grid loss) per depth; and ``drift``: see
-        :func:`optimum_drift`.
+        over seeds of the best grid loss) per depth; ``edge_optima``, how many of the
+        per-seed optima lie on an edge of the grid, where the true optimum may lie
+        beyond it; ``drift``, the optimum's drift, and ``best_loss_trend``, the best
+        loss's change, from the shallowest to the deepest model (see
+        :func:`optimum_drift`).
     """
     if axis not in GRID_AXES:
         raise ValueError(f"unknown grid axis {axis!r}; valid: {', '.join(GRID_AXES)}")
@@ -221,6 +225,8 @@ def transfer_sweep(base, depths, axis, values, seeds, steps, schedule="cosine", 
               for d in range(len(depths))]
     optimum = np.array([[o["optimum"] for o in row] for row in optima])
     best = np.array([[o["best_loss"] for o in row] for row in optima])
+    grid_ends = (log2_values[0], log2_values[-1])
+    edges = sum(1 for row in optima for o in row if o["grid_optimum"] in grid_ends)
     return {
         "axis": axis,
         "log2_values": log2_values.tolist(),
@@ -233,6 +239,7 @@ def transfer_sweep(base, depths, axis, values, seeds, steps, schedule="cosine", 
         "optimum_spread": _spread(optimum).tolist(),
         "best_loss": np.nanmean(best, axis=1).tolist() if np.isfinite(best).any() else [],
         "best_loss_spread": _spread(best).tolist(),
+        "edge_optima": edges,
         "drift": optimum_drift(depths, optimum),
         "best_loss_trend": optimum_drift(depths, best),
     }
@@ -285,3 +292,76 @@ def _spread(values):
         finite = row[np.isfinite(row)]
         spreads.append(float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan"))
     return np.array(spreads)
+
+
+TRANSFER_PANELS = (("sp", None), ("mup", None), ("alpha", 0.5), ("alpha", 1.0))
+"""Parameterizations of the transfer sweeps: SP, muP, alpha = 1/2 and alpha = 1."""
+
+TRANSFER_SCALES = {
+    "smoke": {"model": "residual_mlp", "width": 16, "depths": (2, 4), "seeds": 2,
+              "steps": 12, "batch_size": 16, "warmup": 2, "eval_size": 64,
+              "lr_exponents": (-10, -8, -6, -4), "init_exponents": (-8, -6, -4, -2),
+              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32"},
+    "quick": {"model": "residual_mlp", "width": 64, "depths": (2, 4, 8, 16), "seeds": 2,
+              "steps": 1000, "batch_size": 64, "warmup": 100, "eval_size": 1024,
+              "lr_exponents": tuple(range(-12, -4)), "init_exponents": tuple(range(-9, -1)),
+              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32"},
+    "paper": {"model": "transformer", "width": 128, "heads": 4, "seq_len": 64,
+              "depths": (2, 4, 8, 16, 32), "seeds": 3, "steps": 2000, "batch_size": 16,
+              "warmup": 200, "eval_size": 1024,
+              "lr_exponents": tuple(range(-13, -3)), "init_exponents": tuple(range(-10, 0)),
+              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32"},
+}
+"""Sweep sizes of the depth-transfer figures and claims per scale: the residual MLP at the
+smoke and quick scales, the transformer (``heads`` heads, ``seq_len`` tokens) at the paper
+scale, with ``N_base = 128`` and ``L_base = 2``, so that SP and muP differ at these widths.
+The grids are log2 exponents of ``eta_base`` (``lr_exponents``) and of ``sigma_base``
+(``init_exponents``); the other base constant is held at ``fixed_lr`` or
+``fixed_init_std``."""
+
+
+MODEL_KEYS = ("model", "width", "heads", "seq_len")
+"""Keys of :data:`TRANSFER_SCALES` that shape the model; the transformer's alone give
+``heads`` and ``seq_len``."""
+
+
+def depth_transfer_sweeps(axis, scale, base_seed, activations, cache=RunCache(None)):
+    """Run the depth-transfer sweeps of every parameterization and activation.
+
+    Parameters
+    ----------
+    axis : {"lr", "init_std"}
+    scale : {"smoke", "quick", "paper"}
+    base_seed : int
+    activations : sequence of str
+        E.g. ``("gelu", "tanh")``.
+    cache : sims.cache.RunCache
+
+    Returns
+    -------
+    dict
+        ``(activation, parameterization, alpha)`` to the :func:`transfer_sweep` result.
+    """
+    if axis not in GRID_AXES:
+        raise ValueError(f"unknown grid axis {axis!r}; valid: {', '.join(GRID_AXES)}")
+    settings = TRANSFER_SCALES[check_scale(scale)]
+    exponents = settings["lr_exponents"] if axis == "lr" else settings["init_exponents"]
+    values = [2.0**exponent for exponent in exponents]
+
+    shape = {key: settings[key] for key in MODEL_KEYS if key in settings}
+
+    sweeps = {}
+    for activation in activations:
+        for parameterization, alpha in TRANSFER_PANELS:
+            base = RunConfig(
+                **shape, depth=settings["depths"][0], activation=activation,
+                parameterization=parameterization, alpha=alpha,
+                lr=settings["fixed_lr"], init_std=settings["fixed_init_std"],
+                batch_size=settings["batch_size"], dtype=settings["dtype"],
+                base_seed=base_seed,
+            )
+            sweeps[(activation, parameterization, alpha)] = transfer_sweep(
+                base, settings["depths"], axis, values, settings["seeds"], settings["steps"],
+                "cosine", settings["warmup"], settings["eval_size"], cache=cache,
+            )
+    return sweeps

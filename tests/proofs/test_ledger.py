@@ -7,6 +7,8 @@ exactly on a boundary in floating point.
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proofs.ledger import RowResult, Rule, claim_verdict
 
@@ -129,3 +131,29 @@ def test_row_json_has_ledger_columns():
     assert document["band"] == BAND
     assert document["verdict"] == "pass"
     assert document["rule"] == "equal"
+
+
+@pytest.mark.parametrize("kind, seed_values, expected", [
+    ("equal", [1.0, 1.0], "pass"),                  # no spread: the mean's own verdict
+    ("equal", [0.9, 1.1], "pass"),                  # interval 1 -+ 0.2, inside the tolerance
+    ("equal", [-2.0, 4.0], "inconclusive"),         # interval covers pass and fail
+    ("equal", [2.0, 2.25], "fail"),                 # interval beyond tolerance + band
+    ("grows", [2.0, 2.25], "pass"),
+    ("grows", [0.0, 2.5], "inconclusive"),
+    ("falls", [0.0, 0.125], "pass"),
+    ("equal", [1.0], "inconclusive"),               # one seed shows no noise
+    ("equal", [1.0, math.nan], "fail"),
+])
+def test_decide_over_seeds(kind, seed_values, expected):
+    rule = Rule(kind, TOLERANCE, BAND)
+    assert rule.decide_over_seeds(seed_values, 1.0) == expected
+
+
+@given(st.lists(st.floats(-4, 4), min_size=2, max_size=6),
+       st.sampled_from(["equal", "bounded", "grows", "falls"]))
+def test_decide_over_seeds_never_contradicts_the_mean(seed_values, kind):
+    # A decided verdict over seeds is the verdict of the mean itself.
+    rule = Rule(kind, TOLERANCE, BAND)
+    verdict = rule.decide_over_seeds(seed_values, 1.0)
+    if verdict != "inconclusive":
+        assert verdict == rule.decide(sum(seed_values) / len(seed_values), 1.0)
