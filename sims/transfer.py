@@ -8,6 +8,7 @@ and data order (see :mod:`sims.seeds`) and train together as one ensemble.
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -54,7 +55,18 @@ def train_and_evaluate(runs, steps, schedule="cosine", warmup=0, eval_size=1024,
         on the evaluation sets; NaN if the run diverged), ``loss_curve`` (the training
         loss averaged over ``CURVE_POINTS`` windows of steps), ``diverged`` and
         ``diverged_step`` (-1 if it did not diverge).
+
+    Raises
+    ------
+    ValueError
+        If ``steps`` or ``eval_size`` is not an integer of at least 1 (a token budget
+        smaller than one batch), or the schedule and warmup are invalid.
     """
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"a token budget of {steps!r} steps is smaller than one batch: "
+                         f"give an integer number of steps of at least 1")
+    if isinstance(eval_size, bool) or not isinstance(eval_size, numbers.Integral) or eval_size < 1:
+        raise ValueError(f"invalid eval_size {eval_size!r}: give an integer of at least 1")
     settings = {"steps": int(steps), "schedule": schedule, "warmup": int(warmup),
                 "eval_size": int(eval_size)}
     lr_factor(schedule, 0, steps, warmup)

@@ -131,3 +131,10 @@ def test_transfer_sweep_shapes():
 def test_transfer_sweep_rejects_unknown_axis():
     with pytest.raises(ValueError):
         transfer_sweep(RUN, [2], "momentum", [0.1, 0.2], seeds=1, steps=1)
+
+
+@pytest.mark.parametrize("steps", [0, -3, 2.5, True])
+def test_budget_below_one_batch_raises(steps):
+    run = RunConfig(width=8, depth=1, batch_size=4)
+    with pytest.raises(ValueError, match="smaller than one batch"):
+        train_and_evaluate([run], steps)
