@@ -1,8 +1,9 @@
 """Every claim of the ledger, by id."""
 
-from proofs import completep_claims, transfer_claims
+from proofs import completep_claims, transfer_claims, transformer_claims
 
-CLAIMS = {claim.id: claim for claim in completep_claims.CLAIMS + transfer_claims.CLAIMS}
+CLAIMS = {claim.id: claim
+          for claim in completep_claims.CLAIMS + transformer_claims.CLAIMS + transfer_claims.CLAIMS}
 
 
 def get_claims(ids=None):
