@@ -20,6 +20,7 @@ crosses at the top of their panel.
 """
 
 import numpy as np
+import sympy
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -28,15 +29,17 @@ from paper_figures.memory import require_memory
 from paper_figures.output import json_ready
 from sims.data import load_corpus
 from sims.scales import check_scale
+from sims.seeds import run_seed_sequence, stream_seed
 from sims.sweep import worker_count
 from sims.transfer import TRANSFER_PANELS, TRANSFER_SCALES, depth_transfer_sweeps
 
 ACTIVATIONS = ("gelu", "tanh")
+ACTIVATION_NAMES = {"gelu": "GELU", "tanh": "tanh"}
 AXIS_LABELS = {"lr": r"$\log_2 \eta_{base}$", "init_std": r"$\log_2 \sigma_{base}$"}
 AXIS_NAMES = {"lr": "learning rate", "init_std": "init std"}
 MODEL_NAMES = {"residual_mlp": "pre-LN residual MLP", "transformer": "pre-LN transformer"}
 LOSS_RANGE = 1.2
-"""Height of each panel's loss axis above its lowest loss, in nats."""
+"""Largest height of each panel's loss axis above its lowest loss, in nats."""
 
 
 PANEL_KEYS = {("sp", None): "sp", ("mup", None): "mup", ("alpha", 0.5): "alpha-1/2",
@@ -50,7 +53,7 @@ def panel_title(parameterization, alpha):
         return r"$\mu$P"
     if alpha == 1.0:
         return r"$\alpha$ = 1 (CompleteP)"
-    return rf"$\alpha$ = {alpha:g}"
+    return rf"$\alpha$ = {sympy.nsimplify(alpha)}"
 
 
 _WEIGHT_COPIES = 4
@@ -128,7 +131,12 @@ def compute(axis, scale, base_seed, cache):
 
     panels = []
     fits = {}
+    runs = []
+    records = []
     for (activation, parameterization, alpha), sweep in sweeps.items():
+        runs.extend(sweep["runs"])
+        records.extend(_run_record(run, result)
+                       for run, result in zip(sweep["runs"], sweep["results"]))
         key = PANEL_KEYS[(parameterization, alpha)]
         fits.setdefault(activation, {})[key] = {
             "optimum": sweep["optimum"],
@@ -169,15 +177,55 @@ def compute(axis, scale, base_seed, cache):
             "scale_settings": settings,
             fixed[0]: fixed[1],
             "model": f"{MODEL_NAMES[settings['model']]} on the character corpus, "
-                     f"N_base = 128, L_base = 2, AdamW with the derived table, warmup and "
-                     f"cosine schedule",
+                     f"N_base = 128, L_base = 2, AdamW with the derived table, linear "
+                     f"warmup then a cosine schedule down to 0.1 of the base rate",
             "activations": list(ACTIVATIONS),
             "panels": [{"parameterization": p, "alpha": a} for p, a in TRANSFER_PANELS],
         },
-        "seeds": {"base_seed": base_seed, "seed_indices": list(range(settings["seeds"]))},
+        "seeds": _seeds(base_seed, settings, runs),
         "panels": panels,
         "fits": fits,
+        "runs": records,
     })
+
+
+def _run_record(run, result):
+    """Return one run's full configuration beside its results."""
+    return {
+        "config": run.to_dict(),
+        "train_loss": result["train_loss"],
+        "heldout_loss": result["heldout_loss"],
+        "diverged": result["diverged"],
+        "diverged_step": result["diverged_step"],
+        "loss_curve": result["loss_curve"],
+    }
+
+
+def _seeds(base_seed, settings, runs):
+    """Return the base seed, the seed indices, the evaluation sets' seeds and each run's.
+
+    ``runs`` are :class:`sims.runs.RunConfig` objects.
+
+    Seeds are decimal strings because many JSON readers round integers above 2**53. A
+    run's seed is the 128-bit entropy of its ``numpy.random.SeedSequence``, shared by the
+    grid points of one depth and seed index.
+    """
+    entropy = {}
+    for run in runs:
+        key = (run.activation, run.parameterization, run.alpha, run.depth, run.seed_index)
+        sequence = run_seed_sequence(run.base_seed, run.seed_index, run.identity())
+        entropy[key] = str(sequence.entropy)
+    return {
+        "base_seed": base_seed,
+        "seed_indices": list(range(settings["seeds"])),
+        "evaluation_seeds": {split: str(stream_seed(base_seed, f"eval-{split}"))
+                             for split in ("train", "heldout")},
+        "run_entropy": [
+            {"activation": key[0], "parameterization": key[1], "alpha": key[2], "depth": key[3],
+             "seed_index": key[4], "entropy": value}
+            for key, value in entropy.items()
+        ],
+    }
 
 
 def draw(data):
@@ -197,9 +245,10 @@ def draw(data):
         row = config["activations"].index(panel["activation"])
         column = [(p["parameterization"], p["alpha"]) for p in config["panels"]].index(
             (panel["parameterization"], panel["alpha"]))
-        _draw_panel(axes[row][column], panel, colours, axis)
+        _draw_panel(axes[row][column], panel, colours)
         if column == 0:
-            axes[row][column].set_ylabel(f"{panel['activation'].upper()}\nfinal training loss (nats)")
+            activation = ACTIVATION_NAMES[panel["activation"]]
+            axes[row][column].set_ylabel(f"{activation}\nfinal training loss (nats)")
         if row == rows - 1:
             axes[row][column].set_xlabel(AXIS_LABELS[axis])
 
@@ -222,45 +271,58 @@ def draw(data):
         f"{MODEL_NAMES[settings['model']]}, width {settings['width']} (N_base 128), "
         f"L_base 2, AdamW, "
         f"{settings['steps']} steps of batch {settings['batch_size']}, {fixed}, "
-        f"mean of {settings['seeds']} seed(s), scale {config['scale']}",
+        f"mean of {settings['seeds']} seeds, scale {config['scale']}; a triangle marks a "
+        f"mean loss above the panel",
         fontsize=11,
     )
     return figure
 
 
-def _draw_panel(ax, panel, colours, axis):
+def _draw_panel(ax, panel, colours):
     x = np.array(panel["log2_values"], dtype=float)
     losses = np.array(panel["train_loss"], dtype=float)
     diverged = np.array(panel["diverged"], dtype=bool)
     depths = panel["depths"]
-    finite = losses[np.isfinite(losses)]
-    bottom = finite.min() - 0.05 if finite.size else 0.0
-    top = bottom + LOSS_RANGE
 
-    for index, depth in enumerate(depths):
-        colour = colours(index / max(len(depths) - 1, 1))
+    means = []
+    for index in range(len(depths)):
         finished = np.where(diverged[index], np.nan, losses[index])
         counts = np.isfinite(finished).sum(axis=0)
-        mean = np.where(counts > 0, np.nansum(finished, axis=0) / np.maximum(counts, 1), np.nan)
-        ax.plot(x, mean, marker="o", markersize=3, color=colour, linewidth=1.3)
+        means.append(np.where(counts > 0, np.nansum(finished, axis=0) / np.maximum(counts, 1),
+                              np.nan))
+    means = np.array(means)
+    finite = means[np.isfinite(means)]
+    bottom = finite.min() - 0.05 if finite.size else 0.0
+    top = min(finite.max() + 0.05, bottom + LOSS_RANGE) if finite.size else 1.0
+    span = top - bottom
+
+    for index, mean in enumerate(means):
+        colour = colours(index / max(len(depths) - 1, 1))
+        ax.plot(x, np.minimum(mean, top), marker="o", markersize=3, color=colour, linewidth=1.3)
+        above = mean > top
+        ax.plot(x[above], np.full(above.sum(), top), linestyle="none", marker="^",
+                color=colour, markersize=6)
         optimum = panel["optimum"][index] if index < len(panel["optimum"]) else float("nan")
         if np.isfinite(optimum):
-            ax.plot([optimum], [bottom + 0.04 * LOSS_RANGE], marker="|", markersize=10,
-                    color=colour)
+            ax.plot([optimum], [bottom + 0.04 * span], marker="|", markersize=10, color=colour)
         crashed = diverged[index].any(axis=0)
-        ax.plot(x[crashed], np.full(crashed.sum(), top - 0.1 * LOSS_RANGE - 0.02 * index),
+        ax.plot(x[crashed], np.full(crashed.sum(), top - (0.06 + 0.03 * index) * span),
                 linestyle="none", marker="x", color="red", markersize=5)
 
     ax.set_ylim(bottom, top)
     ax.grid(True, alpha=0.3)
+    ax.set_title(f"{panel['title']}\n{_fit_text(panel)}", fontsize=9)
+
+
+def _fit_text(panel):
+    """Return the panel's drift and best-loss change, with their seed standard deviations."""
+    depths = panel["depths"]
     drift = panel["drift"]
     trend = panel["best_loss_trend"]
-    ax.set_title(panel["title"], fontsize=11)
-    text = (f"optimum moves {drift['drift']:+.2f} ± {drift['spread']:.2f} (log2) from L = "
-            f"{depths[0]} to {depths[-1]}\n"
-            f"best loss changes {trend['drift']:+.3f} ± {trend['spread']:.3f} nats")
-    if panel["edge_optima"]:
-        text += f"\n{panel['edge_optima']} optima at the grid's edge"
-    ax.text(0.5, 0.97, text,
-            transform=ax.transAxes, fontsize=8, va="top", ha="center",
-            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    text = (f"from L = {depths[0]} to {depths[-1]}: optimum {drift['drift']:+.2f} log2 "
+            f"(s.d. {drift['spread']:.2f})\nbest loss {trend['drift']:+.3f} nats "
+            f"(s.d. {trend['spread']:.3f}); s.d. over seeds")
+    edges = panel["edge_optima"]
+    if edges:
+        text += f"\n{edges} {'optimum' if edges == 1 else 'optima'} at the grid's edge"
+    return text

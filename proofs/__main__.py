@@ -97,13 +97,16 @@ def _print_claim(claim, rows):
     print(f"{claim.id}: {claim_verdict(rows)}")
     print(f"  {claim.statement}")
     print(f"  source: {claim.source}; measurement: {claim.measurement}")
-    print(f"  {'setting':52s} {'predicted':>9s} {'measured':>9s} {'spread':>7s} "
+    print(f"  {'setting':52s} {'predicted':>9s} {'measured':>9s} {'seed sd':>7s} "
           f"{'tolerance':>9s} {'band':>6s}  {'rule':30s} verdict")
     for row in rows:
         spread = "" if row.spread is None else f"{row.spread:.3f}"
         print(f"  {row.setting:52s} {_format(row.predicted):>9s} {_format(row.measured):>9s} "
               f"{spread:>7s} {row.rule.tolerance:9.3g} {row.rule.band:6.3g}  "
               f"{row.rule.describe(row.bound):30s} {row.verdict}")
+    for row in rows:
+        if row.details.get("note"):
+            print(f"  note on {row.setting}: {row.details['note']}")
     print()
 
 

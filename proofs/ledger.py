@@ -99,6 +99,20 @@ class Rule:
         verdicts = {self.decide(point, predicted) for point in (low, nearest, high)}
         return verdicts.pop() if len(verdicts) == 1 else "inconclusive"
 
+    def seed_note(self, verdict, seed_values, predicted):
+        """Return why :meth:`decide_over_seeds` gave ``verdict``, or ``None`` when the mean
+        itself is decided the same way."""
+        values = [float(value) for value in seed_values]
+        if verdict != "inconclusive" or not all(math.isfinite(value) for value in values):
+            return None
+        if len(values) < 2:
+            return "one seed shows no noise, so the row is not decided"
+        mean_verdict = self.decide(sum(values) / len(values), predicted)
+        if mean_verdict == "inconclusive":
+            return None
+        return (f"the mean alone gives {mean_verdict}, but the interval of the mean "
+                f"plus or minus two standard errors over seeds also reaches another verdict")
+
     def describe(self, bound=None):
         """Return the rule in words, e.g. ``"|m - p| <= 0.1 (band 0.05)"``.
 

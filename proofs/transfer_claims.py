@@ -20,8 +20,8 @@ over the whole interval of the mean plus or minus two standard errors
 inconclusive. A row whose optima lie on an edge of the grid is inconclusive too, since
 the optimum may lie beyond the grid.
 
-The tolerances are set from the grid, not from a calibration run: a drift within half a
-grid step (0.5 in log2) counts as fixed, one beyond three quarters of a step as moved,
+The tolerances are set from the quick-scale grid, whose step is 1 in log2, not from a
+calibration run: a drift within 0.5 in log2 counts as fixed, one beyond 0.75 as moved,
 and a best loss that falls by more than 0.02 nats as better. Calibrating them as the
 other CompleteP claims are (16 seeds at the quick scale) would take hours of sweeps.
 """
@@ -59,8 +59,12 @@ def _row(claim, setting, sweep, trend, predicted, rule, bound, signed=False):
         seed_values = [-value for value in seed_values]
         measured = -measured
     verdict = rule.decide_over_seeds(seed_values, bound)
+    note = rule.seed_note(verdict, seed_values, bound)
     if sweep["edge_optima"]:
         verdict = "inconclusive"
+        edges = sweep["edge_optima"]
+        note = (f"{edges} of the per-seed optima {'lies' if edges == 1 else 'lie'} on the "
+                f"grid's edge, so the optimum may lie beyond the grid")
 
     details = {
         "seed_values": trend["seed_drifts"],
@@ -73,6 +77,8 @@ def _row(claim, setting, sweep, trend, predicted, rule, bound, signed=False):
     }
     if signed:
         details["signed_drift"] = trend["drift"]
+    if note:
+        details["note"] = note
     return RowResult(claim.id, setting, float(predicted), float(measured),
                      float(trend["spread"]), rule, verdict, details, float(bound))
 
@@ -94,7 +100,7 @@ def _evaluate_drifts(claim, settings, seed, cache):
     for activation in ACTIVATIONS:
         for panel in DRIFTING:
             sweep = sweeps[(activation,) + panel]
-            rows.append(_row(claim, f"{activation}, learning rate, {LABELS[panel]}", sweep,
+            rows.append(_row(claim, f"{activation}, learning rate, {LABELS[panel]}, |drift|", sweep,
                              sweep["drift"], 0.0, claim.rule, 0.0, signed=True))
     return rows
 
@@ -114,7 +120,7 @@ CLAIMS = (
         "completep.transfer-optimum-fixed",
         "Under alpha = 1 (CompleteP) the optimal base learning rate and the optimal base "
         "init std do not move with depth: their drift from the shallowest to the deepest "
-        "model is within half a log2 grid step of 0.",
+        "model is within 0.5 of 0 in log2 units (half a step of the quick-scale grid).",
         SOURCE_TRANSFER,
         "sims.transfer.depth_transfer_sweeps",
         Rule("equal", 0.5, 0.25),
@@ -124,8 +130,8 @@ CLAIMS = (
     Claim(
         "completep.transfer-optimum-drifts",
         "Under SP, muP and alpha = 1/2 the optimal base learning rate moves with depth: "
-        "its drift from the shallowest to the deepest model exceeds three quarters of a "
-        "log2 grid step, in either direction.",
+        "the size of its drift from the shallowest to the deepest model exceeds 0.75 in "
+        "log2 units, in either direction.",
         SOURCE_TRANSFER,
         "sims.transfer.depth_transfer_sweeps",
         Rule("grows", 0.5, 0.25),

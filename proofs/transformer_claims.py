@@ -49,6 +49,9 @@ def _row(claim, setting, fit):
     verdict = claim.rule.decide_over_seeds(fit["seed_slopes"], predicted)
     details = {"seed_slopes": fit["seed_slopes"], "depths": fit["points"],
                "mean_curve_slope": fit["mean_curve_slope"], "excluded_runs": fit["excluded"]}
+    note = claim.rule.seed_note(verdict, fit["seed_slopes"], predicted)
+    if note:
+        details["note"] = note
     return RowResult(claim.id, setting, predicted, float(fit["slope"]), float(fit["spread"]),
                      claim.rule, verdict, details)
 

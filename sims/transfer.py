@@ -207,6 +207,8 @@ def transfer_sweep(base, depths, axis, values, seeds, steps, schedule="cosine", 
     Returns
     -------
     dict
+        ``runs`` (the run configurations, depth-major, then seed, then grid point) and
+        ``results`` (their :func:`train_and_evaluate` results, in the same order);
         ``log2_values`` (the grid), ``depths``; ``train_loss`` and ``heldout_loss``
         arrays of shape ``(depths, seeds, grid)`` (NaN where a run diverged);
         ``diverged`` of the same shape; ``optima``: per depth and seed the
@@ -241,6 +243,8 @@ def transfer_sweep(base, depths, axis, values, seeds, steps, schedule="cosine", 
     edges = sum(1 for row in optima for o in row if o["grid_optimum"] in grid_ends)
     return {
         "axis": axis,
+        "runs": runs,
+        "results": results,
         "log2_values": log2_values.tolist(),
         "depths": depths,
         "train_loss": train_loss,
@@ -313,16 +317,19 @@ TRANSFER_SCALES = {
     "smoke": {"model": "residual_mlp", "width": 16, "depths": (2, 4), "seeds": 2,
               "steps": 12, "batch_size": 16, "warmup": 2, "eval_size": 64,
               "lr_exponents": (-10, -8, -6, -4), "init_exponents": (-8, -6, -4, -2),
-              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32"},
+              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32",
+              "schedule": "cosine"},
     "quick": {"model": "residual_mlp", "width": 64, "depths": (2, 4, 8, 16), "seeds": 2,
               "steps": 1000, "batch_size": 64, "warmup": 100, "eval_size": 1024,
               "lr_exponents": tuple(range(-12, -4)), "init_exponents": tuple(range(-9, -1)),
-              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32"},
+              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32",
+              "schedule": "cosine"},
     "paper": {"model": "transformer", "width": 128, "heads": 4, "seq_len": 64,
               "depths": (2, 4, 8, 16, 32), "seeds": 3, "steps": 2000, "batch_size": 16,
               "warmup": 200, "eval_size": 1024,
               "lr_exponents": tuple(range(-13, -3)), "init_exponents": tuple(range(-10, 0)),
-              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32"},
+              "fixed_lr": 2.0**-8, "fixed_init_std": 0.02, "dtype": "float32",
+              "schedule": "cosine"},
 }
 """Sweep sizes of the depth-transfer figures and claims per scale: the residual MLP at the
 smoke and quick scales, the transformer (``heads`` heads, ``seq_len`` tokens) at the paper
@@ -374,6 +381,6 @@ def depth_transfer_sweeps(axis, scale, base_seed, activations, cache=RunCache(No
             )
             sweeps[(activation, parameterization, alpha)] = transfer_sweep(
                 base, settings["depths"], axis, values, settings["seeds"], settings["steps"],
-                "cosine", settings["warmup"], settings["eval_size"], cache=cache,
+                settings["schedule"], settings["warmup"], settings["eval_size"], cache=cache,
             )
     return sweeps
