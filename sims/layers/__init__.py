@@ -1,8 +1,12 @@
 """Layers with explicit forward, backward and forward-mode derivative passes."""
 
-from sims.layers.activations import ACTIVATIONS, GELU, ReLU, Tanh, make_activation
+from sims.layers.activations import (
+    ACTIVATIONS, GELU, ReLU, ShapedLeakyReLU, Tanh, make_activation,
+)
 from sims.layers.base import Layer, Sequential
-from sims.layers.attention import CausalSelfAttention, FixedAttention, SoftmaxAttention
+from sims.layers.attention import (
+    CausalSelfAttention, FixedAttention, ShapedAttention, SoftmaxAttention,
+)
 from sims.layers.embedding import Embedding, PositionEmbedding, TiedUnembedding
 from sims.layers.linear import Linear
 from sims.layers.loss import softmax_cross_entropy
@@ -12,6 +16,7 @@ from sims.layers.residual import ResidualBlock
 __all__ = [
     "ACTIVATIONS", "GELU", "NORMS", "CausalSelfAttention", "Embedding", "FixedAttention", "Layer",
     "LayerNorm", "Linear", "PositionEmbedding", "RMSNorm", "ReLU", "ResidualBlock", "Sequential",
-    "SoftmaxAttention", "Tanh", "TiedUnembedding", "make_activation", "softmax_cross_entropy",
+    "ShapedAttention", "ShapedLeakyReLU", "SoftmaxAttention", "Tanh", "TiedUnembedding",
+    "make_activation", "softmax_cross_entropy",
 ]
 

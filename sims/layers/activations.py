@@ -77,6 +77,43 @@ class ReLU(PointwiseActivation):
         return cache
 
 
+class ShapedLeakyReLU(PointwiseActivation):
+    """Shaped leaky ReLU: ``phi(z) = g z`` for ``z > 0`` and ``g s z`` otherwise.
+
+    ``s = 1 + c / sqrt(n)`` is the negative slope, which is also the derivative taken at
+    ``z = 0``. The negative slope
+    ``s`` tends to one as the width ``n`` grows, so the activation is a perturbation of
+    the identity of order ``1 / sqrt(n)`` (Li, Nica and Roy 2022, "The neural covariance
+    SDE", arXiv 2206.02768). The gain ``g = sqrt(2 / (1 + s**2))`` gives
+    ``E[phi(z)**2] = 1`` for ``z ~ N(0, 1)``. It is PyTorch's ``calculate_gain("leaky_relu",
+    s)``, which the MixiT reference implementation (princeton-pli/MixiT,
+    ``modeling_llama.py``) multiplies in. That implementation uses this activation inside a
+    gated MLP, ``c_minus = -1`` by default and the hidden size as ``n``.
+
+    Parameters
+    ----------
+    width : int
+        ``n``.
+    c_minus : float
+        ``c``.
+    """
+
+    name = "shaped_leaky_relu"
+
+    def __init__(self, width, c_minus=-1.0):
+        if width < 1:
+            raise ValueError(f"width must be at least 1, got {width!r}")
+        self.negative_slope = 1.0 + float(c_minus) / math.sqrt(width)
+        self.gain = math.sqrt(2.0 / (1.0 + self.negative_slope ** 2))
+
+    def forward(self, z):
+        slope = np.where(z > 0, self.gain, self.gain * self.negative_slope).astype(z.dtype, copy=False)
+        return z * slope, slope
+
+    def derivative(self, cache):
+        return cache
+
+
 ACTIVATIONS = {"gelu": GELU, "tanh": Tanh, "relu": ReLU}
 
 

@@ -193,6 +193,53 @@ class SoftmaxAttention(AttentionPattern):
         return d_probabilities
 
 
+def shaped_attention_scale(width, key_width, tau0=1.0):
+    """Return the logit scale ``1 / tau`` of shaped attention, ``tau = tau0 sqrt(n n_k)``.
+
+    Shaped attention (Noci et al. 2023, "The shaped transformer", arXiv 2306.17759) scales
+    the logits by a width-dependent temperature. With query and key weights of variance
+    ``1 / n``, the logits ``q . k / tau`` are of order ``1 / sqrt(n)``, so the softmax
+    stays close to uniform. ``n`` is the width and ``n_k`` the width of a head's queries
+    and keys.
+
+    NOTE: this form of ``tau`` and the ``1 / n`` weight variance were not checked against
+    the equations of Noci et al., whose abstract states only that the temperature depends
+    on the width.
+    """
+    if not math.isfinite(tau0) or tau0 <= 0:
+        raise ValueError(f"tau0 must be positive and finite, got {tau0!r}")
+    return 1.0 / (tau0 * math.sqrt(width * key_width))
+
+
+def causal_uniform_matrix(length, dtype=np.float64):
+    """Return the causal averaging matrix ``U``: ``U[i, j] = 1 / (i + 1)`` for ``j <= i``."""
+    support = np.arange(1, length + 1, dtype=dtype)
+    return np.tril(np.ones((length, length), dtype=dtype)) / support[:, None]
+
+
+class ShapedAttention(SoftmaxAttention):
+    """Causal shaped attention: ``A_h = I + softmax(scale * q_h k_h^T + M) - U``.
+
+    Noci et al. 2023 ("The shaped transformer", arXiv 2306.17759) centre the softmax at
+    the identity: ``U`` is the uniform causal average (:func:`causal_uniform_matrix`), the
+    softmax's value at zero logits, so ``A = I`` when the logits vanish. Every row of
+    ``A`` sums to one, and its entries can be negative. With ``scale`` from
+    :func:`shaped_attention_scale` the logits are small at initialization and ``A`` is
+    ``I`` plus a fluctuation of order ``1 / sqrt(n)``. ``I - U`` does not depend on the
+    input, so the derivatives are those of :class:`SoftmaxAttention`.
+
+    Parameters are those of :class:`SoftmaxAttention`.
+    """
+
+    def forward(self, x):
+        probabilities, cache = super().forward(x)
+        length = x.shape[-2]
+        offset = np.eye(length, dtype=probabilities.dtype)
+        offset -= causal_uniform_matrix(length, probabilities.dtype)
+        # A new array: the cache keeps the softmax probabilities for the backward pass.
+        return probabilities + offset, cache
+
+
 class FixedAttention(AttentionPattern):
     """A constant causal attention matrix per head, such as MixiT's random mixing matrix.
 
