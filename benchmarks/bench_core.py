@@ -76,7 +76,7 @@ def set_blas_threads(threads):
     """
     if "numpy" in sys.modules:
         raise RuntimeError("numpy was imported before the BLAS thread count was set; "
-                           "run bench_core.py as a script")
+                           "run the benchmark as a script")
     for variable in BLAS_THREAD_VARIABLES:
         os.environ[variable] = str(threads)
 

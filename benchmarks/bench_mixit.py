@@ -35,7 +35,7 @@ import pathlib
 import sys
 import time
 
-from bench_core import BLAS_THREAD_VARIABLES, positive_int
+from bench_core import positive_int, set_blas_threads
 
 DEFAULT_ROUNDS = 3
 QUICK_ROUNDS = 1
@@ -81,21 +81,6 @@ def make_generator(bit_generator, seed):
     import numpy as np
 
     return np.random.Generator(getattr(np.random, bit_generator)(seed))
-
-
-def set_blas_threads(threads):
-    """Set the BLAS thread count for this process.
-
-    Raises
-    ------
-    RuntimeError
-        If numpy is already imported, because OpenBLAS has then read its thread count.
-    """
-    if "numpy" in sys.modules:
-        raise RuntimeError("numpy was imported before the BLAS thread count was set; "
-                           "run bench_mixit.py as a script")
-    for variable in BLAS_THREAD_VARIABLES:
-        os.environ[variable] = str(threads)
 
 
 def median(values):

@@ -40,7 +40,7 @@ import resource
 import sys
 import time
 
-from bench_core import BLAS_THREAD_VARIABLES, positive_int
+from bench_core import positive_int, set_blas_threads
 
 DEFAULT_ROUNDS = 5
 QUICK_ROUNDS = 2
@@ -90,21 +90,6 @@ def parse_arguments(argv=None):
     parser.add_argument("--skip-torch", action="store_true",
                         help="leave out the comparison with PyTorch")
     return parser.parse_args(argv)
-
-
-def set_blas_threads(threads):
-    """Set the BLAS thread count for this process.
-
-    Raises
-    ------
-    RuntimeError
-        If numpy is already imported, because OpenBLAS has then read its thread count.
-    """
-    if "numpy" in sys.modules:
-        raise RuntimeError("numpy was imported before the BLAS thread count was set; "
-                           "run bench_sweeps.py as a script")
-    for variable in BLAS_THREAD_VARIABLES:
-        os.environ[variable] = str(threads)
 
 
 def openblas_threads():
