@@ -70,6 +70,19 @@ FIGURES = (
         "alpha = 1/2 and alpha = 1, with GELU and tanh (CompleteP's transfer figures)",
         "paper_figures.completep_init_transfer",
     ),
+    FigureEntry(
+        "mixit-rank-collapse",
+        "mean token cosine similarity and rank-collapse residual against depth at "
+        "initialization: standard softmax, MixiT, shaped attention and the uniform-attention "
+        "closed form",
+        "paper_figures.mixit_rank_collapse",
+    ),
+    FigureEntry(
+        "mixit-mean-recursion",
+        "the exact finite-width mean of MixiT's token covariance against its n -> infinity "
+        "limit, its 1/n convergence and a Monte Carlo check",
+        "paper_figures.mixit_mean_recursion",
+    ),
 )
 
 

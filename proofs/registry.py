@@ -1,9 +1,10 @@
 """Every claim of the ledger, by id."""
 
-from proofs import completep_claims, transfer_claims, transformer_claims
+from proofs import completep_claims, mixit_claims, transfer_claims, transformer_claims
 
 CLAIMS = {claim.id: claim
-          for claim in completep_claims.CLAIMS + transformer_claims.CLAIMS + transfer_claims.CLAIMS}
+          for claim in (completep_claims.CLAIMS + transformer_claims.CLAIMS
+                        + transfer_claims.CLAIMS + mixit_claims.CLAIMS)}
 
 
 def get_claims(ids=None):
