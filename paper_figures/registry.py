@@ -83,6 +83,12 @@ FIGURES = (
         "limit, its 1/n convergence and a Monte Carlo check",
         "paper_figures.mixit_mean_recursion",
     ),
+    FigureEntry(
+        "mixit-sde-vs-network",
+        "laws of a token correlation and a log norm in finite MixiT networks against the "
+        "covariance SDE, with the Kolmogorov-Smirnov distance against width",
+        "paper_figures.mixit_sde_vs_network",
+    ),
 )
 
 
