@@ -104,9 +104,15 @@ def _print_claim(claim, rows):
         print(f"  {row.setting:52s} {_format(row.predicted):>9s} {_format(row.measured):>9s} "
               f"{spread:>7s} {row.rule.tolerance:9.3g} {row.rule.band:6.3g}  "
               f"{row.rule.describe(row.bound):30s} {row.verdict}")
+    printed = set()
     for row in rows:
-        if row.details.get("note"):
-            print(f"  note on {row.setting}: {row.details['note']}")
+        overridden = row.details.get("verdict_from_rule")
+        if overridden:
+            print(f"  {row.setting}: the rule alone gives {overridden}")
+        note = row.details.get("note")
+        if note and note not in printed:
+            print(f"  note on {row.setting}: {note}")
+            printed.add(note)
     print()
 
 

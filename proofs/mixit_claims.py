@@ -101,8 +101,7 @@ show the effect, so that ``mixit.standard-attention-collapses`` is not decided t
 UNRESOLVED_NOTE = (
     "not decided at this scale: at width 32 and depth 8 the standard stack's correlation "
     "(about 0.01 at depth 8 in the quick-scale stacks) is below the spread of 4 networks, "
-    "and at widths up to 64 MixiT's MLP drift gamma**2 nu(0) L / n exceeds it; the rule's "
-    "verdict on the measurement is kept under verdict_from_rule")
+    "and at widths up to 64 MixiT's MLP drift gamma**2 nu(0) L / n exceeds it")
 
 
 def settings_for(scale):
