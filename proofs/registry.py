@@ -1,12 +1,14 @@
 """Every claim of the ledger, by id."""
 
 from proofs import (
-    completep_claims, mixit_claims, mixit_sde_claims, transfer_claims, transformer_claims,
+    completep_claims, frozen_qk_claims, mixit_claims, mixit_sde_claims, transfer_claims,
+    transformer_claims,
 )
 
 CLAIMS = {claim.id: claim
           for claim in (completep_claims.CLAIMS + transformer_claims.CLAIMS
-                        + transfer_claims.CLAIMS + mixit_claims.CLAIMS + mixit_sde_claims.CLAIMS)}
+                        + transfer_claims.CLAIMS + mixit_claims.CLAIMS + mixit_sde_claims.CLAIMS
+                        + frozen_qk_claims.CLAIMS)}
 
 
 def get_claims(ids=None):
