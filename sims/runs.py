@@ -15,7 +15,8 @@ from sims.layers import ACTIVATIONS, NORMS
 from sims.init import initialize
 from sims.models import ResidualMLP, ResidualMLPShape, Transformer, TransformerShape
 from sims.optim import make_optimizer
-from sims.seeds import check_seed, run_generators
+from sims.seeds import check_seed, run_generators, run_seed_sequence
+from sims.variants import build_variant, check_variant
 from theory.parameterization import EPS_MODES, GROUPS, PARAMETERIZATIONS
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -41,7 +42,10 @@ class RunConfig:
     ``base_width`` and ``base_depth``.
     Base constants: ``lr``, ``init_std``, ``eps``, ``weight_decay``, ``betas``.
     Training: ``batch_size``, ``dtype``, ``trainable_groups`` (``None`` for all groups;
-    the others are frozen).
+    the others are frozen), ``variant`` (a transformer variant of
+    :mod:`sims.variants`; ``"standard"`` trains everything). Runs that differ only in
+    their variant share their seeds, so they start from the same draws of the
+    parameters they have in common and see the same data order.
     Seeds: ``base_seed`` and ``seed_index``.
     """
 
@@ -74,6 +78,7 @@ class RunConfig:
     trainable_groups: tuple = None
     base_seed: int = 0
     seed_index: int = 0
+    variant: str = "standard"
 
     def __post_init__(self):
         check_positive_int("width", self.width)
@@ -107,6 +112,10 @@ class RunConfig:
             raise ValueError(f"unknown norm {self.norm!r}; valid: {', '.join(NORMS)}")
         if self.eps_mode not in EPS_MODES:
             raise ValueError(f"unknown eps_mode {self.eps_mode!r}; valid: {', '.join(EPS_MODES)}")
+        check_variant(self.variant)
+        if self.variant != "standard" and self.model != "transformer":
+            raise ValueError(f"variant {self.variant!r} needs model 'transformer', got "
+                             f"model {self.model!r}")
 
         if self.parameterization == "alpha":
             alpha = 1.0 if self.alpha is None else check_alpha(self.alpha)
@@ -135,6 +144,10 @@ class RunConfig:
         document["betas"] = list(self.betas)
         if self.trainable_groups is not None:
             document["trainable_groups"] = list(self.trainable_groups)
+        # The standard variant leaves the document as it was before variants existed,
+        # so configurations without a variant serialize as before.
+        if self.variant == "standard":
+            del document["variant"]
         return document
 
     def model_shape(self, vocab_size):
@@ -153,12 +166,30 @@ class RunConfig:
             hidden_multiple=self.hidden_multiple,
         )
 
-    def build_model(self, vocab_size, scales):
-        """Return the model of this run, its parameters not yet drawn."""
+    def build_model(self, vocab_size, scales, mixit_seeds=None):
+        """Return the model of this run, its parameters not yet drawn.
+
+        ``mixit_seeds`` (one seed, or one per ensemble member) seeds the MixiT matrices of
+        the ``"mixit"`` variant; by default this run's :meth:`mixit_seed`.
+        """
         shape = self.model_shape(vocab_size)
         if self.model == "transformer":
-            return Transformer(shape, scales)
+            if self.variant == "standard":
+                return Transformer(shape, scales)
+            if mixit_seeds is None:
+                mixit_seeds = self.mixit_seed()
+            return build_variant(self.variant, shape, scales, mixit_seeds=mixit_seeds,
+                                 dtype=DTYPES[self.dtype])
         return ResidualMLP(shape, scales)
+
+    def mixit_seed(self):
+        """Return the seed of this run's MixiT matrices, from the run's seed sequence.
+
+        It is the third child of :func:`sims.seeds.run_seed_sequence`, whose first two
+        seed the init and data generators, so it is independent of both.
+        """
+        sequence = run_seed_sequence(self.base_seed, self.seed_index, self.identity())
+        return int(sequence.spawn(3)[2].generate_state(1, np.uint64)[0] >> np.uint64(1))
 
     def draw_examples(self, codes, batch_size, generators):
         """Draw each member's next batch: contexts and next symbols, or shifted windows."""
@@ -255,10 +286,14 @@ def build_ensemble(configs, table=None):
     corpus = load_corpus()
     scales = evaluate_table(table, first.width, first.depth,
                             BaseShape(first.base_width, first.base_depth), first.optimizer)
-    model = first.build_model(corpus.vocab_size, scales)
+    mixit_seeds = None
+    if first.variant in ("mixit", "embedding_only"):
+        mixit_seeds = [config.mixit_seed() for config in configs]
+    model = first.build_model(corpus.vocab_size, scales, mixit_seeds)
     if first.trainable_groups is not None:
+        # A parameter that the variant freezes stays frozen.
         for parameter in model.parameters():
-            parameter.trainable = parameter.group in first.trainable_groups
+            parameter.trainable = parameter.trainable and parameter.group in first.trainable_groups
 
     generators = [run_generators(c.base_seed, c.seed_index, c.identity()) for c in configs]
     initialize(model.parameters(), scales, np.array([c.init_std for c in configs]),
