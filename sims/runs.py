@@ -260,7 +260,7 @@ class Ensemble:
     table: object
 
 
-def build_ensemble(configs, table=None):
+def build_ensemble(configs, table=None, vocab_size=None):
     """Initialize the model and optimizer of an ensemble of runs.
 
     Parameters
@@ -270,6 +270,9 @@ def build_ensemble(configs, table=None):
     table : theory.parameterization.ParameterizationTable, optional
         Rules to train with, alpha substituted; the derived table of the runs'
         parameterization by default.
+    vocab_size : int, optional
+        Number of symbols in and out of the model, e.g. a task's vocabulary; the
+        corpus's by default.
 
     Returns
     -------
@@ -283,13 +286,14 @@ def build_ensemble(configs, table=None):
     first = configs[0]
     table = first.default_table() if table is None else table
 
-    corpus = load_corpus()
+    if vocab_size is None:
+        vocab_size = load_corpus().vocab_size
     scales = evaluate_table(table, first.width, first.depth,
                             BaseShape(first.base_width, first.base_depth), first.optimizer)
     mixit_seeds = None
     if first.variant in ("mixit", "embedding_only"):
         mixit_seeds = [config.mixit_seed() for config in configs]
-    model = first.build_model(corpus.vocab_size, scales, mixit_seeds)
+    model = first.build_model(vocab_size, scales, mixit_seeds)
     if first.trainable_groups is not None:
         # A parameter that the variant freezes stays frozen.
         for parameter in model.parameters():

@@ -9,7 +9,7 @@ from sims.layers.attention import (
 )
 from sims.layers.embedding import Embedding, PositionEmbedding, TiedUnembedding
 from sims.layers.linear import Linear
-from sims.layers.loss import softmax_cross_entropy
+from sims.layers.loss import masked_softmax_cross_entropy, softmax_cross_entropy
 from sims.layers.norm import NORMS, LayerNorm, RMSNorm
 from sims.layers.residual import ResidualBlock
 
@@ -17,6 +17,6 @@ __all__ = [
     "ACTIVATIONS", "GELU", "NORMS", "CausalSelfAttention", "Embedding", "FixedAttention", "Layer",
     "LayerNorm", "Linear", "PositionEmbedding", "RMSNorm", "ReLU", "ResidualBlock", "Sequential",
     "ShapedAttention", "ShapedLeakyReLU", "SoftmaxAttention", "Tanh", "TiedUnembedding",
-    "make_activation", "softmax_cross_entropy",
+    "make_activation", "masked_softmax_cross_entropy", "softmax_cross_entropy",
 ]
 

@@ -8,7 +8,7 @@ import numpy as np
 from sims.hyperparameters import check_positive_int
 from sims.layers import (
     ACTIVATIONS, NORMS, Embedding, Linear, PositionEmbedding, ResidualBlock, Sequential,
-    TiedUnembedding, make_activation, softmax_cross_entropy,
+    TiedUnembedding, make_activation, masked_softmax_cross_entropy, softmax_cross_entropy,
 )
 from sims.layers.attention import (
     ATTENTION_SCALES, CausalSelfAttention, SoftmaxAttention, attention_scale, check_heads,
@@ -294,15 +294,19 @@ class Transformer:
         d = self.position_embedding.backward(d, cache["position_embedding"])
         self.token_embedding.backward(d, cache["token_embedding"])
 
-    def loss_and_gradients(self, tokens, targets):
+    def loss_and_gradients(self, tokens, targets, mask=None):
         """Fill every trainable parameter's gradient of each member's mean cross-entropy.
 
-        The mean runs over the ``B T`` predictions of a member.
+        The mean runs over the ``B T`` predictions of a member, or, with a ``mask``, over
+        the predictions where the mask is true (see
+        :func:`sims.layers.loss.masked_softmax_cross_entropy`).
 
         Parameters
         ----------
         tokens, targets : numpy.ndarray of int, shape (K, B, T)
             ``targets[k, b, t]`` is the token that should follow ``tokens[k, b, :t + 1]``.
+        mask : numpy.ndarray of bool, shape (K, B, T) or broadcastable to it, optional
+            True where a target is scored; every target by default.
 
         Returns
         -------
@@ -313,15 +317,21 @@ class Transformer:
         """
         self.zero_grad()
         logits, cache = self.forward(tokens)
-        loss, dlogits = softmax_cross_entropy(logits, self._check_targets(targets, logits))
+        loss, dlogits = self._loss(logits, targets, mask)
         self.backward(dlogits, cache)
         return loss, cache
 
-    def loss(self, tokens, targets):
-        """Return each member's mean cross-entropy without computing gradients."""
+    def loss(self, tokens, targets, mask=None):
+        """Return each member's mean cross-entropy, masked as in :meth:`loss_and_gradients`."""
         logits, _ = self.forward(tokens)
-        loss, _ = softmax_cross_entropy(logits, self._check_targets(targets, logits))
+        loss, _ = self._loss(logits, targets, mask)
         return loss
+
+    def _loss(self, logits, targets, mask):
+        targets = self._check_targets(targets, logits)
+        if mask is None:
+            return softmax_cross_entropy(logits, targets)
+        return masked_softmax_cross_entropy(logits, targets, mask)
 
     def _check_targets(self, targets, logits):
         targets = np.asarray(targets)
