@@ -47,18 +47,23 @@ def positive_int(text):
     return value
 
 
-def parse_arguments(argv=None):
-    """Parse the command line; invalid values exit with status 2 and a one-line message."""
-    parser = argparse.ArgumentParser(
-        description="Measure the residual MLP and the AdamW update as fractions of numpy's "
-                    "matmul and copy speed on this machine.",
-    )
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="BLAS threads, set before numpy is imported (default 1)")
+def benchmark_parser(description, quick_rounds, default_rounds,
+                     threads_help="BLAS threads, set before numpy is imported (default 1)"):
+    """Return a parser with the options every benchmark shares: threads, quick and json."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--threads", type=positive_int, default=1, help=threads_help)
     parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_ROUNDS} timing rounds per case instead of {DEFAULT_ROUNDS}")
+                        help=f"{quick_rounds} timing round(s) per case instead of {default_rounds}")
     parser.add_argument("--json", type=pathlib.Path, metavar="PATH",
                         help="write every measurement, the machine and the date to this JSON file")
+    return parser
+
+
+def parse_arguments(argv=None):
+    """Parse the command line; invalid values exit with status 2 and a one-line message."""
+    parser = benchmark_parser(
+        "Measure the residual MLP and the AdamW update as fractions of numpy's matmul and "
+        "copy speed on this machine.", QUICK_ROUNDS, DEFAULT_ROUNDS)
     parser.add_argument("--wall-figures", action="store_true",
                         help="also time 'python -m paper_figures all --scale quick --no-cache'")
     parser.add_argument("--wall-tests", action="store_true",

@@ -27,15 +27,13 @@ Three measurements in one process, in float64 and float32:
 ``--bit-generator`` chooses the numpy bit generator of every timed draw (default PCG64).
 """
 
-import argparse
 import json
 import math
 import os
-import pathlib
 import sys
 import time
 
-from bench_core import positive_int, set_blas_threads
+from bench_core import benchmark_parser, set_blas_threads
 
 DEFAULT_ROUNDS = 3
 QUICK_ROUNDS = 1
@@ -60,16 +58,9 @@ BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64", "Philox", "MT19937")
 
 def parse_arguments(argv=None):
     """Parse the command line; invalid values exit with status 2 and a one-line message."""
-    parser = argparse.ArgumentParser(
-        description="Measure the MixiT Monte Carlo batched against a loop over networks, "
-                    "its share of time in random draws, and the SDE solver's rate.",
-    )
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="BLAS threads, set before numpy is imported (default 1)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_ROUNDS} timing round per case instead of {DEFAULT_ROUNDS}")
-    parser.add_argument("--json", type=pathlib.Path, metavar="PATH",
-                        help="write every measurement, the machine and the date to this JSON file")
+    parser = benchmark_parser(
+        "Measure the MixiT Monte Carlo batched against a loop over networks, its share of "
+        "time in random draws, and the SDE solver's rate.", QUICK_ROUNDS, DEFAULT_ROUNDS)
     parser.add_argument("--bit-generator", choices=BIT_GENERATORS, default="PCG64",
                         help="numpy bit generator behind every timed draw (default PCG64, "
                              "the one numpy.random.default_rng uses)")

@@ -31,16 +31,14 @@ machine slows both sides alike:
 before numpy is imported; worker processes always use one.
 """
 
-import argparse
 import ctypes
 import json
 import os
-import pathlib
 import resource
 import sys
 import time
 
-from bench_core import positive_int, set_blas_threads
+from bench_core import benchmark_parser, set_blas_threads
 
 DEFAULT_ROUNDS = 5
 QUICK_ROUNDS = 2
@@ -74,17 +72,11 @@ DTYPES = ("float32", "float64")
 
 def parse_arguments(argv=None):
     """Parse the command line; invalid values exit with status 2 and a one-line message."""
-    parser = argparse.ArgumentParser(
-        description="Measure the speed-up of ensembles and of worker processes in sweeps, "
-                    "and the training step's time as a ratio to PyTorch's.",
-    )
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="BLAS threads of this process, set before numpy is imported, "
-                             "and PyTorch's threads (default 1)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_ROUNDS} timing rounds per case instead of {DEFAULT_ROUNDS}")
-    parser.add_argument("--json", type=pathlib.Path, metavar="PATH",
-                        help="write every measurement, the machine and the date to this JSON file")
+    parser = benchmark_parser(
+        "Measure the speed-up of ensembles and of worker processes in sweeps, and the "
+        "training step's time as a ratio to PyTorch's.", QUICK_ROUNDS, DEFAULT_ROUNDS,
+        threads_help="BLAS threads of this process, set before numpy is imported, and "
+                     "PyTorch's threads (default 1)")
     parser.add_argument("--skip-workers", action="store_true",
                         help="leave out the worker-process sweep, the longest part")
     parser.add_argument("--skip-torch", action="store_true",
