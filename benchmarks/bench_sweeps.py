@@ -290,8 +290,8 @@ def measure_workers(rounds):
     dict
         The setting and ``speedup``, the median over rounds of the one-process wall time
         over the workers' wall time, with the per-round values, wall and CPU seconds,
-        and the 1-minute load average when each round started. ``identical`` tells
-        whether both gave the same results bit for bit in every round.
+        and the 1-minute load average when each round started. ``identical`` is true
+        when both gave the same results bit for bit in every round.
         ``worker_blas_threads`` lists the OpenBLAS thread counts that the workers
         reported.
     """

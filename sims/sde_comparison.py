@@ -176,8 +176,9 @@ SCALES = {
 of ``rho_13`` at ``t = 1`` measured 0.071, 0.033 and 0.018 at ``n = 4, 8, 16`` and 0.008
 at ``n = 32, 64``, against a noise floor of 0.016. So the differences are resolved only
 up to ``n = 8`` or 16. The quick comparison took 148 s on one core of the development
-machine (one BLAS thread). NOTE: the paper scale is untested. Scaled from the quick run's
-speed, it needs about an hour on one core, most of it for the networks of width 128."""
+machine (one BLAS thread). NOTE: the paper-scale settings have never been run. Scaled
+from the quick run's speed, they need an estimated hour on one core, most of it for the
+networks of width 128."""
 
 
 def settings_for(scale):

@@ -126,7 +126,7 @@ class Memorization(FiniteTask):
     ``examples + test_examples`` distinct inputs and a label for each, uniform in
     ``0 ... labels - 1`` and written as the id ``2 keys + label``. The first ``examples``
     form the train split, the set to memorize, which contains ``examples * log2(labels)``
-    bits. The test split holds the other inputs with their own random labels, so its
+    bits. The test split contains the other inputs with their own random labels, so its
     accuracy measures chance (``1 / labels``), not generalization.
 
     Tokens ``[a, b]``, targets ``[b, label id]``; only the label is scored.
