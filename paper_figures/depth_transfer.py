@@ -319,7 +319,9 @@ def _fit_text(panel):
     depths = panel["depths"]
     drift = panel["drift"]
     trend = panel["best_loss_trend"]
-    text = (f"from L = {depths[0]} to {depths[-1]}: optimum {drift['drift']:+.2f} log2 "
+    # Rounding first keeps a drift of -1e-16 from printing as -0.00.
+    shift = round(drift["drift"], 2) + 0.0
+    text = (f"from L = {depths[0]} to {depths[-1]}: optimum {shift:+.2f} log2 "
             f"(s.d. {drift['spread']:.2f})\nbest loss {trend['drift']:+.3f} nats "
             f"(s.d. {trend['spread']:.3f}); s.d. over seeds")
     edges = panel["edge_optima"]

@@ -192,7 +192,10 @@ def run_ensembles(kind, configs, run_ensemble, cache, max_members=16, descriptio
         for start in range(0, len(indices), max_members):
             groups.append(indices[start:start + max_members])
 
-    with tqdm(total=sum(len(g) for g in groups), desc=description or kind, unit="run",
+    # The bar counts every run of the sweep, so a resumed sweep starts at the number of
+    # runs already in the cache.
+    cached = len(configs) - sum(len(g) for g in groups)
+    with tqdm(total=len(configs), initial=cached, desc=description or kind, unit="run",
               disable=None, leave=False) as bar:
 
         def store(indices, group_results):
