@@ -25,27 +25,29 @@ FINITE_TASKS = tuple(name for name, task in TASKS.items() if issubclass(task, Fi
 SCALE_OPTIONS = {
     "smoke": {
         "retrieval": {"pairs": 3, "keys": 8, "values": 8},
-        "induction": {"length": 4, "alphabet": 8},
+        "induction": {"length": 4, "min_length": 2, "alphabet": 8},
         "multihop": {"hops": 2, "alphabet": 8, "seq_len": 8},
         "decimal_addition": {"digits": 2},
         "modular_addition": {"p": 11},
-        "memorization": {"keys": 8, "labels": 8, "examples": 32},
+        "memorization": {"keys": 8, "labels": 8, "examples": 48, "test_examples": 0},
         "language": {"seq_len": 16},
     },
+    # Quick: multi-query retrieval (4 queries about 4 pairs), because one query per
+    # sequence gives too few training signals to learn retrieval in the quick budget.
     "quick": {
-        "retrieval": {"pairs": 8, "keys": 32, "values": 32},
-        "induction": {"length": 8, "alphabet": 16},
+        "retrieval": {"pairs": 4, "min_pairs": 4, "queries": 4, "keys": 16, "values": 16},
+        "induction": {"length": 8, "min_length": 4, "alphabet": 16},
         "multihop": {"hops": 2, "alphabet": 16, "seq_len": 16},
         "decimal_addition": {"digits": 3},
-        "modular_addition": {"p": 97},
-        "memorization": {"keys": 32, "labels": 32, "examples": 512},
-        "language": {"seq_len": 64},
+        "modular_addition": {"p": 23},
+        "memorization": {"keys": 64, "labels": 64, "examples": 4096, "test_examples": 0},
+        "language": {"seq_len": 32},
     },
     # NOTE: Dong et al. 2025 (arXiv 2506.01115) use 16 hops. The other induction and
     # k-hop options here (lengths, alphabets) are choices of this suite, not theirs.
     "paper": {
         "retrieval": {"pairs": 30, "keys": 255, "values": 255},
-        "induction": {"length": 32, "alphabet": 64},
+        "induction": {"length": 32, "min_length": 8, "alphabet": 64},
         "multihop": {"hops": 16, "alphabet": 64, "seq_len": 64},
         "decimal_addition": {"digits": 10},
         "modular_addition": {"p": 599},

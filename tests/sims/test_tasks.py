@@ -21,7 +21,9 @@ def build(name, seed=0, **options):
 @pytest.mark.parametrize("name", list(TASKS))
 def test_batch_shapes_and_ranges(name, scale):
     task = build(name, **task_options(name, scale))
-    for split in ("train", "test"):
+    # Memorization has no test split at these scales: its test accuracy would be chance.
+    splits = ("train",) if name == "memorization" else ("train", "test")
+    for split in splits:
         batch = task.sample(split, 5, np.random.default_rng(1))
         assert batch.tokens.shape == (5, task.seq_len)
         assert batch.targets.shape == (5, task.seq_len)
@@ -84,6 +86,50 @@ def test_induction_answers(length, extra, seed):
             assert earlier.size == 1
             assert targets[position] == tokens[earlier[0] + 1]
         assert hop_answer(tokens[None], 1)[0] == targets[-1]
+
+
+@given(length=st.integers(2, 7), shorter=st.integers(0, 5), extra_alphabet=st.integers(1, 4),
+       seed=st.integers(0, 2**32 - 1))
+def test_induction_with_varying_lengths_answers(length, shorter, extra_alphabet, seed):
+    min_length = max(2, length - shorter)
+    task = make_task("induction", length=length, min_length=min_length,
+                     alphabet=length + extra_alphabet)
+    batch = task.sample("train", 16, np.random.default_rng(seed))
+    scored = batch.mask.sum(axis=1)
+    assert ((scored >= min_length - 1) & (scored <= length - 1)).all()
+    for tokens, targets, mask, count in zip(batch.tokens, batch.targets, batch.mask, scored):
+        repeated = count + 1
+        copy = np.concatenate([tokens, targets[-1:]])[-2 * repeated:]
+        first, second = copy[:repeated], copy[repeated:]
+        np.testing.assert_array_equal(first, second)
+        assert len(set(first.tolist())) == repeated
+        # Fillers before the repeat never use the repeated tokens.
+        fillers = tokens[:tokens.size + 1 - 2 * repeated]
+        assert not set(fillers.tolist()) & set(first.tolist())
+        assert mask.tolist() == [False] * (task.seq_len - count) + [True] * count
+        for position in np.flatnonzero(mask):
+            earlier = np.flatnonzero(tokens[:position] == tokens[position])
+            assert earlier.size == 1
+            assert targets[position] == tokens[earlier[0] + 1]
+
+
+@given(pairs=st.integers(1, 6), queries=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_multi_query_retrieval_answers(pairs, queries, seed):
+    queries = min(queries, pairs)
+    task = make_task("retrieval", pairs=pairs, min_pairs=queries, queries=queries,
+                     keys=pairs + 2, values=5)
+    batch = task.sample("train", 16, np.random.default_rng(seed))
+    assert (batch.mask.sum(axis=1) == queries).all()
+    for tokens, targets, mask in zip(batch.tokens, batch.targets, batch.mask):
+        marker = int(np.flatnonzero(tokens == task.query_token)[0])
+        context = tokens[:marker]
+        asked = tokens[marker + 1::2]
+        assert len(set(asked.tolist())) == queries
+        for position in np.flatnonzero(mask):
+            key = tokens[position]
+            occurrence = np.flatnonzero(context == key)
+            assert occurrence.size == 1
+            assert targets[position] == context[occurrence[0] + 1]
 
 
 def test_hop_answer_worked_example():
@@ -203,11 +249,18 @@ def test_row_hash_separates_rows():
 
 
 @pytest.mark.parametrize("name, options, message", [
-    ("retrieval", {"pairs": 5, "keys": 8, "seq_len": 11}, "5 key-value pairs do not fit in seq_len 11"),
+    ("retrieval", {"pairs": 5, "keys": 8, "seq_len": 11}, "5 key-value pairs and 1 queries do not fit in seq_len 11"),
     ("retrieval", {"pairs": 9, "keys": 8}, "pairs 9 exceeds the 8 distinct keys"),
     ("retrieval", {"pairs": 3, "min_pairs": 4}, "min_pairs 4 exceeds pairs 3"),
     ("retrieval", {"pairs": 3, "keys": 4, "values": 4, "vocab_size": 9}, "vocab_size 9 is smaller"),
     ("induction", {"length": 9, "alphabet": 8}, "length 9 exceeds the alphabet of 8"),
+    ("induction", {"length": 4, "min_length": 5}, "min_length 5 exceeds length 4"),
+    ("induction", {"length": 4, "min_length": 2, "alphabet": 4},
+     "alphabet 4 leaves no filler token beside a sequence of length 4; pass alphabet >= 5"),
+    ("retrieval", {"pairs": 4, "min_pairs": 2, "queries": 3},
+     "queries 3 exceeds min_pairs 2"),
+    ("retrieval", {"pairs": 3, "min_pairs": 3, "queries": 3, "seq_len": 10},
+     "3 key-value pairs and 3 queries do not fit in seq_len 10"),
     ("induction", {"length": 5, "seq_len": 8}, "seq_len 8 is too short"),
     ("multihop", {"hops": 4, "seq_len": 8}, "a 4-hop chain does not fit in seq_len 8"),
     ("multihop", {"hops": 4, "alphabet": 5, "seq_len": 12}, "alphabet 5 is too small"),
