@@ -8,7 +8,8 @@ def initialize(parameters, scales, init_std, generators, dtype=np.float64):
 
     Member ``k`` draws its standard normal entries from ``generators[k]`` in the order of
     ``parameters``, in float64 whatever ``dtype`` is, and scales them by
-    ``init_std[k] * scales.groups[group].init_std * parameter.init_multiplier``. Members
+    ``init_std[k] * scales.groups[group].init_std * parameter.init_multiplier``, or by
+    ``parameter.fixed_std`` where that is set. Members
     with the same generator state therefore start from the same draws whatever their init
     std and dtype, which is what lets the points of a hyperparameter grid share their
     initial weights.
@@ -42,6 +43,9 @@ def initialize(parameters, scales, init_std, generators, dtype=np.float64):
             group_std = scales.groups[parameter.group].init_std * parameter.init_multiplier
             for k, generator in enumerate(generators):
                 draw = generator.standard_normal(parameter.shape)
-                value[k] = draw * (init_std[k] * group_std)
+                if parameter.fixed_std is None:
+                    value[k] = draw * (init_std[k] * group_std)
+                else:
+                    value[k] = draw * parameter.fixed_std
         parameter.value = value
         parameter.grad = None

@@ -30,6 +30,10 @@ class Parameter:
         factor from the parameterization table, e.g. ``1 / sqrt(2 L)`` for the GPT-2-style
         init of a transformer's output projections. Ignored by the ``"zeros"`` and
         ``"ones"`` inits.
+    fixed_std : float, optional
+        Init std of a ``"normal"`` parameter that replaces every factor above (base init
+        std, group factor and ``init_multiplier``), e.g. ``1 / sqrt(N)`` for the frozen
+        random query and key weights of Frozen-QK.
 
     Attributes
     ----------
@@ -46,6 +50,7 @@ class Parameter:
     init: str = "normal"
     trainable: bool = True
     init_multiplier: float = 1.0
+    fixed_std: float = None
     value: np.ndarray = None
     grad: np.ndarray = None
 
@@ -57,6 +62,11 @@ class Parameter:
         if not math.isfinite(self.init_multiplier) or self.init_multiplier < 0:
             raise ValueError(f"init_multiplier of {self.name} must be finite and "
                              f"non-negative, got {self.init_multiplier!r}")
+        if self.fixed_std is not None:
+            self.fixed_std = float(self.fixed_std)
+            if not math.isfinite(self.fixed_std) or self.fixed_std < 0:
+                raise ValueError(f"fixed_std of {self.name} must be finite and "
+                                 f"non-negative, got {self.fixed_std!r}")
 
     @property
     def ensemble_size(self):

@@ -5,17 +5,20 @@ sequence modeling?", arXiv 2506.01115), built on :class:`sims.models.Transformer
 
 * ``"standard"``: every parameter trains.
 * ``"frozen_qk"``: the attention's query and key weights and biases keep their initial
-  values. The weights are drawn as every hidden matrix is (:func:`sims.init.initialize`:
-  normal with std ``sigma_base`` times the table's ``hidden_weight`` factor, e.g.
-  ``sigma_base sqrt(N_base / N)`` under muP and the alpha family) and the biases start
-  at zero. Attention stays input-dependent.
+  values. The weights are drawn from ``N(0, 1 / N)`` whatever the base init std and the
+  parameterization (``Parameter.fixed_std``), the init of Dong et al. 2025, and the
+  biases start at zero. After the pre-norm the queries and keys then have entries of
+  order one, so the logits are of order one under the ``1 / sqrt(n_h)`` scale and the
+  attention is random and input-dependent. (With the small init of trained matrices,
+  std 0.02, the frozen logits would be close to 0 and the attention close to uniform.)
 * ``"frozen_mlp"``: the MLP's two matrices and their biases keep their initial values;
   the MLP's pre-norm trains.
 * ``"mixit"``: each head's attention matrix is a fixed random MixiT matrix
   (:func:`sims.layers.mixing.mixit_pattern_factory`), so there are no query and key
   weights; everything else trains. An optional attention-sink head replaces head 0.
 * ``"embedding_only"``: only the token and position embeddings and the unembedding
-  train, with softmax attention (random, frozen queries and keys) or MixiT attention.
+  train, with softmax attention (random, frozen queries and keys, drawn as in
+  ``"frozen_qk"``) or MixiT attention; the other frozen matrices keep the table's init.
 
 Every variant uses the Transformer's learned absolute position embedding. The reference
 implementation (princeton-pli/MixiT) uses it only for MixiT and uses rotary position
@@ -142,4 +145,10 @@ def build_variant(variant, shape, scales, *, mixit_seeds=0, sink=False, noise_sc
     model = Transformer(shape, scales, make_pattern)
     for parameter in model.parameters():
         parameter.trainable = not is_frozen(variant, parameter.name)
+        if not parameter.trainable and _is_query_or_key_weight(parameter.name):
+            parameter.fixed_std = 1.0 / np.sqrt(shape.width)
     return model
+
+
+def _is_query_or_key_weight(parameter_name):
+    return parameter_name.endswith((".attention.query.weight", ".attention.key.weight"))

@@ -373,6 +373,12 @@ def test_invalid_init_multiplier_raise(multiplier):
         Parameter("fc.weight", "hidden_weight", (2, 2), init_multiplier=multiplier)
 
 
+@pytest.mark.parametrize("std", [-0.1, float("nan"), float("inf")])
+def test_invalid_fixed_std_raise(std):
+    with pytest.raises(ValueError, match="fixed_std of fc.weight must be finite and non-negative"):
+        Parameter("fc.weight", "hidden_weight", (2, 2), fixed_std=std)
+
+
 def test_default_init_multiplier_keeps_draws():
     shape = TransformerShape(vocab_size=5, seq_len=3, width=8, depth=2, heads=2)
     scales = evaluate_table(make_table("alpha", 1.0), 8, 2, BASE_SHAPE)

@@ -183,3 +183,27 @@ def test_build_ensemble_with_variant(variant):
         matrices = ensemble.model.blocks[0].branch.layers[1].pattern.matrices
         assert matrices.shape == (2, 2, 8, 8)
         assert not np.array_equal(matrices[0], matrices[1])
+
+
+@pytest.mark.parametrize("variant", ["frozen_qk", "embedding_only"])
+def test_frozen_queries_and_keys_have_fan_in_std(variant):
+    # The same draws at two base init stds: the frozen Q/K weights must not follow it.
+    shape = TransformerShape(vocab_size=16, seq_len=8, width=64, depth=1, heads=2)
+    scales = evaluate_table(make_table("alpha", 1.0, "adamw"), 64, 1, BaseShape(width=16, depth=2))
+    model = build_variant(variant, shape, scales)
+    initialize(model.parameters(), scales, np.array([0.02, 0.5]),
+               [np.random.default_rng(3), np.random.default_rng(3)])
+    frozen = {p.name: p for p in model.parameters()
+              if p.name.endswith(("query.weight", "key.weight"))}
+    assert len(frozen) == 2
+    for parameter in frozen.values():
+        np.testing.assert_array_equal(parameter.value[0], parameter.value[1])
+        assert parameter.value[0].std() == pytest.approx(1 / 8, rel=0.05)
+    # Trainable matrices still scale with the base init std.
+    value = next(p for p in model.parameters() if p.name.endswith("value.weight")).value
+    assert value[1].std() == pytest.approx(25 * value[0].std())
+
+
+def test_standard_queries_follow_the_table():
+    model, _, _ = build("standard")
+    assert all(parameter.fixed_std is None for parameter in model.parameters())
