@@ -12,7 +12,6 @@ generator seeded by :func:`sims.seeds.stream_seed` of the base seed and the task
 so all runs of a base seed see the same examples and labels.
 """
 
-import math
 import numbers
 
 import numpy as np
@@ -122,6 +121,19 @@ def train_on_task(runs, task_name, steps, options=None, schedule="cosine", warmu
         not an integer of at least 1, an invalid schedule or warmup, a run that is not a
         transformer, or a run whose ``seq_len`` is shorter than the task's.
     """
+    jobs = task_jobs(runs, task_name, steps, options, schedule, warmup, eval_size, table)
+    return run_ensembles(KIND, jobs, _run_group, cache, max_members, f"{task_name} training")
+
+
+def task_jobs(runs, task_name, steps, options=None, schedule="cosine", warmup=0, eval_size=512,
+              table=None):
+    """Check the arguments of :func:`train_on_task` and return its :class:`sims.sweep.Job` list.
+
+    Raises
+    ------
+    ValueError
+        As :func:`train_on_task` does.
+    """
     check_task_name(task_name)
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
         raise ValueError(f"invalid steps {steps!r}: give an integer number of training steps "
@@ -139,8 +151,13 @@ def train_on_task(runs, task_name, steps, options=None, schedule="cosine", warmu
 
     settings = {"task": task_name, "task_options": options, "steps": int(steps),
                 "schedule": schedule, "warmup": int(warmup), "eval_size": int(eval_size)}
-    jobs = [Job(run, run.default_table() if table is None else table, settings) for run in runs]
-    return run_ensembles(KIND, jobs, _run_group, cache, max_members, f"{task_name} training")
+    return [Job(run, run.default_table() if table is None else table, settings) for run in runs]
+
+
+def loss_curve(losses):
+    """Return the mean of ``losses`` over ``CURVE_POINTS`` windows of consecutive steps."""
+    windows = np.array_split(np.arange(len(losses)), min(CURVE_POINTS, len(losses)))
+    return np.array([np.mean(losses[window]) for window in windows])
 
 
 def _check_run_fits_task(run, task):
@@ -152,12 +169,23 @@ def _check_run_fits_task(run, task):
                          f"at least {task.seq_len}")
 
 
-def _run_group(jobs):
+def train_ensemble(jobs):
+    """Train one ensemble of task-training jobs and return it with its training record.
+
+    The jobs are those that :func:`train_on_task` groups into one ensemble: runs that
+    differ only in ``lr``, ``init_std`` and ``seed_index``, with the same settings.
+
+    Returns
+    -------
+    dict
+        ``ensemble`` (the trained :class:`sims.runs.Ensemble`), ``task``, ``losses``
+        (the masked training loss of each member at each step, shape ``(K, steps)``) and
+        ``diverged_step`` (per member, -1 if it did not diverge).
+    """
     settings = jobs[0].settings
     steps = settings["steps"]
     members = len(jobs)
-    base_seed = jobs[0].run.base_seed
-    task = build_task(settings["task"], settings["task_options"], base_seed)
+    task = build_task(settings["task"], settings["task_options"], jobs[0].run.base_seed)
     ensemble = build_ensemble([job.run for job in jobs], jobs[0].table,
                               vocab_size=task.vocab_size)
     batch_size = ensemble.configs[0].batch_size
@@ -180,12 +208,22 @@ def _run_group(jobs):
             ensemble.optimizer.step(factor, active)
         losses[:, step] = loss
         diverged_step[was_active & ~active] = step
+    return {"ensemble": ensemble, "task": task, "losses": losses,
+            "diverged_step": diverged_step}
+
+
+def _run_group(jobs):
+    settings = jobs[0].settings
+    members = len(jobs)
+    base_seed = jobs[0].run.base_seed
+    trained = train_ensemble(jobs)
+    ensemble, task = trained["ensemble"], trained["task"]
+    losses, diverged_step = trained["losses"], trained["diverged_step"]
 
     final = {split: evaluate_on_task(ensemble.model, examples, members)
              for split, examples in evaluation_sets(task, base_seed,
                                                     settings["eval_size"]).items()}
     counts = parameter_counts(ensemble.model)
-    windows = np.array_split(np.arange(steps), min(CURVE_POINTS, steps))
     results = []
     for k in range(members):
         diverged = bool(diverged_step[k] >= 0)
@@ -195,7 +233,7 @@ def _run_group(jobs):
                 result[f"{split}_{name}"] = float("nan") if diverged else float(measured[name][k])
             result[f"{split}_examples"] = measured["examples"]
         result.update({
-            "loss_curve": np.array([np.mean(losses[k, window]) for window in windows]),
+            "loss_curve": loss_curve(losses[k]),
             "diverged": diverged,
             "diverged_step": int(diverged_step[k]),
             "trainable_parameters": counts.trainable,
@@ -252,59 +290,3 @@ def evaluate_on_task(model, examples, members):
             "accuracy": correct_positions / scored_positions,
             "sequence_accuracy": correct_examples / count,
             "examples": count}
-
-
-def memorization_capacity(train_accuracy, examples, labels, counts):
-    """Return the information a model stored about random labels, per parameter.
-
-    The labels memorized are ``train_accuracy * examples``, and each carries
-    ``log2(labels)`` bits. The count includes labels that are right by chance (a fraction
-    ``1 / labels`` of the examples for a model that learned nothing), so it is not
-    corrected for guessing.
-
-    Parameters
-    ----------
-    train_accuracy : float
-        Fraction of the training examples answered right, e.g. a result's
-        ``train_accuracy`` on the ``memorization`` task.
-    examples : int
-        Training examples, e.g. the task's ``example_count``.
-    labels : int
-        Number of distinct labels, at least 2.
-    counts : sims.variants.ParameterCounts
-        The model's trainable and total parameter counts.
-
-    Returns
-    -------
-    dict
-        ``labels_memorized``, ``bits``, ``bits_per_trainable_parameter`` (infinite when
-        nothing trains but bits are nonzero) and ``bits_per_parameter``. NaN accuracy
-        (a diverged run) gives NaN throughout.
-
-    Raises
-    ------
-    ValueError
-        For an accuracy outside ``[0, 1]``, ``examples < 1``, ``labels < 2`` or a model
-        without parameters.
-    """
-    accuracy = float(train_accuracy)
-    if not (math.isnan(accuracy) or 0.0 <= accuracy <= 1.0):
-        raise ValueError(f"train_accuracy must lie in [0, 1], got {train_accuracy!r}")
-    if isinstance(examples, bool) or not isinstance(examples, numbers.Integral) or examples < 1:
-        raise ValueError(f"examples must be an integer of at least 1, got {examples!r}")
-    if isinstance(labels, bool) or not isinstance(labels, numbers.Integral) or labels < 2:
-        raise ValueError(f"labels must be an integer of at least 2, got {labels!r}")
-    if counts.total < 1:
-        raise ValueError(f"the model has no parameters ({counts}); capacity per parameter is "
-                         f"undefined")
-
-    memorized = accuracy * int(examples)
-    bits = memorized * math.log2(int(labels))
-    if counts.trainable > 0:
-        per_trainable = bits / counts.trainable
-    else:
-        # No trainable parameter: the ratio is 0/0 for no bits and unbounded otherwise.
-        per_trainable = float("nan") if bits == 0 or math.isnan(bits) else math.inf
-    return {"labels_memorized": memorized, "bits": bits,
-            "bits_per_trainable_parameter": per_trainable,
-            "bits_per_parameter": bits / counts.total}
