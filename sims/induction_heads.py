@@ -85,7 +85,7 @@ INDUCTION_HEAD_SCALES = {
     "smoke": InductionHeadSettings(width=16, depth=2, heads=2, batch_size=16, steps=20,
                                    seeds=2, lr=0.01, eval_size=32,
                                    task_options=SCALE_OPTIONS["smoke"]["induction"]),
-    "quick": InductionHeadSettings(width=64, depth=2, heads=4, batch_size=64, steps=2000,
+    "quick": InductionHeadSettings(width=64, depth=2, heads=4, batch_size=64, steps=3000,
                                    seeds=3, lr=0.003,
                                    task_options=SCALE_OPTIONS["quick"]["induction"]),
     "paper": InductionHeadSettings(width=256, depth=2, heads=8, batch_size=64, steps=10000,
