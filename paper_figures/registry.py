@@ -89,6 +89,25 @@ FIGURES = (
         "covariance SDE, with the Kolmogorov-Smirnov distance against width",
         "paper_figures.mixit_sde_vs_network",
     ),
+    FigureEntry(
+        "mixit-variants-tasks",
+        "test accuracy of Standard, Frozen-QK, Frozen-MLP, MixiT and embedding-only "
+        "transformers on retrieval, arithmetic and language modeling (MixiT paper's task "
+        "tables)",
+        "paper_figures.mixit_variants_tasks",
+    ),
+    FigureEntry(
+        "frozen-qk-attention-maps",
+        "previous-token and induction heads of a trained two-layer Frozen-QK model next to "
+        "the explicit construction's, with scores per variant (MixiT paper Figure 3)",
+        "paper_figures.frozen_qk_attention_maps",
+    ),
+    FigureEntry(
+        "mixit-memorization",
+        "bits of random labels stored per trainable and per total parameter, per variant "
+        "(MixiT paper Table 4)",
+        "paper_figures.mixit_memorization",
+    ),
 )
 
 
