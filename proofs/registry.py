@@ -2,13 +2,13 @@
 
 from proofs import (
     completep_claims, frozen_qk_claims, mixit_claims, mixit_sde_claims, transfer_claims,
-    transformer_claims,
+    transformer_claims, variant_claims,
 )
 
 CLAIMS = {claim.id: claim
           for claim in (completep_claims.CLAIMS + transformer_claims.CLAIMS
                         + transfer_claims.CLAIMS + mixit_claims.CLAIMS + mixit_sde_claims.CLAIMS
-                        + frozen_qk_claims.CLAIMS)}
+                        + frozen_qk_claims.CLAIMS + variant_claims.CLAIMS)}
 
 
 def get_claims(ids=None):
