@@ -52,6 +52,9 @@ class InductionHeadSettings:
     eval_size : int
         Test sequences that the scores average over.
     dtype : str
+    max_members : int
+        Largest ensemble. Two members per ensemble split three seeds into two ensembles,
+        so that two worker processes share the variants' runs evenly.
     """
 
     width: int
@@ -66,6 +69,7 @@ class InductionHeadSettings:
     eval_size: int = 256
     dtype: str = "float32"
     init_std: float = 0.02
+    max_members: int = 32
 
     def runs(self, base_seed):
         """Return the runs of every variant and seed, variant by variant."""
@@ -86,7 +90,7 @@ INDUCTION_HEAD_SCALES = {
                                    seeds=2, lr=0.01, eval_size=32,
                                    task_options=SCALE_OPTIONS["smoke"]["induction"]),
     "quick": InductionHeadSettings(width=64, depth=2, heads=4, batch_size=64, steps=3000,
-                                   seeds=3, lr=0.003,
+                                   seeds=3, lr=0.003, max_members=2,
                                    task_options=SCALE_OPTIONS["quick"]["induction"]),
     "paper": InductionHeadSettings(width=256, depth=2, heads=8, batch_size=64, steps=10000,
                                    seeds=3, lr=0.001,
@@ -110,7 +114,8 @@ def induction_head_runs(settings, base_seed, cache=RunCache(None)):
     runs = settings.runs(base_seed)
     results = train_induction_heads(runs, settings.steps, settings.task_options,
                                     warmup=settings.steps // 10,
-                                    eval_size=settings.eval_size, cache=cache)
+                                    eval_size=settings.eval_size, cache=cache,
+                                    max_members=settings.max_members)
     by_variant = {variant: [] for variant in settings.variants}
     for run, result in zip(runs, results):
         by_variant[run.variant].append(result)
