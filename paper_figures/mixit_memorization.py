@@ -115,6 +115,7 @@ def draw(data):
         ax.set_ylabel("bits / parameter")
     axes[2].set_title("fraction of the labels' bits stored (final training loss)", fontsize=11)
     axes[2].set_ylim(0.0, 1.05)
+    axes[2].margins(x=0.2)
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("trainable parameters")

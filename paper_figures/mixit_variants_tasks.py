@@ -17,6 +17,8 @@ known (its models are larger and trained far longer, so the values are a referen
 prediction for this scale).
 """
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -173,7 +175,7 @@ def _options_text(entry):
     options = {name: value for name, value in entry["options"].items()
                if name not in ("task", "vocab_size", "test_fraction")}
     text = ", ".join(f"{name} {value}" for name, value in options.items())
-    return f"{text}; {entry['steps']} steps"
+    return textwrap.fill(f"{text}; {entry['steps']} steps", 48)
 
 
 def _setup_text(data):
@@ -192,5 +194,5 @@ def _setup_text(data):
         "and unembedding train",
     ]
     for task, note in settings["notes"].items():
-        lines.append(f"{task}: {note}")
+        lines.append(textwrap.fill(f"{task}: {note}", 52))
     return "\n".join(lines)
