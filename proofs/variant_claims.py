@@ -9,7 +9,8 @@ is measured:
 * ``frozen-qk.induction-heads-form``: with query and key weights frozen at
   ``N(0, 1/N)``, a two-layer model trained on induction forms a previous-token head in
   layer 1 and an induction head in layer 2 (:mod:`sims.induction_heads`). Contrast rows:
-  MixiT, whose attention is a fixed matrix and cannot form either.
+  MixiT, whose attention is a fixed matrix and cannot form either, must score below the
+  bound (the ``falls`` form of the rule).
 * ``mixit.fails-retrieval``: MixiT's accuracy on in-context lookups (retrieval and
   induction) falls far below that of softmax attention, Standard and Frozen-QK.
 * ``mixit.matches-arithmetic``: on decimal and modular addition MixiT's accuracy is
@@ -20,9 +21,15 @@ is measured:
 
 Every row is decided over seeds: the per-seed values (paired by seed index where two
 variants are compared) must keep one verdict over the mean plus or minus two standard
-errors (:meth:`proofs.ledger.Rule.decide_over_seeds`). Bounds, tolerances and bands are
-fixed in this module, from the quick-scale run recorded in
-``proofs/calibration/variants.json``.
+errors (:meth:`proofs.ledger.Rule.decide_over_seeds`).
+
+The bounds (half of the attention, an accuracy gap of 0.3, parity within 0.1, a positive
+difference) are part of each statement. The bands are fixed here and recorded with the
+quick-scale run they were checked against, base seed 0 and 3 seeds, in
+``proofs/calibration/variants.json``. Each band is at least the largest seed standard
+deviation of its rows in that run, except for ``mixit.matches-arithmetic``, whose MixiT
+seeds on modular addition spread by more than the whole tolerance. A calibration over
+many seeds, as for the CompleteP exponents, would take hours of training.
 """
 
 import numpy as np
@@ -63,9 +70,12 @@ def settings_for(scale):
     return {"scale": check_scale(scale), "resolves": scale != "smoke"}
 
 
-def _row(claim, settings, setting, seed_values, predicted, details, bound=None):
-    """Return one row decided over seeds, with the per-seed values in its details."""
-    rule = claim.rule
+def _row(claim, settings, setting, seed_values, predicted, details, bound=None, rule=None):
+    """Return one row decided over seeds, with the per-seed values in its details.
+
+    ``rule`` replaces the claim's rule, e.g. for a contrast row.
+    """
+    rule = claim.rule if rule is None else rule
     values = [float(value) for value in seed_values]
     reference = predicted if bound is None else bound
     verdict = rule.decide_over_seeds(values, reference)
@@ -85,20 +95,23 @@ def _row(claim, settings, setting, seed_values, predicted, details, bound=None):
 
 def _induction_heads(claim, settings, seed, cache):
     by_variant = induction_head_runs(induction_head_settings(settings["scale"]), seed, cache)
+    # MixiT's rows are contrasts: the same scores must fall below the bound.
+    falls = Rule("falls", claim.rule.tolerance, claim.rule.band)
     rows = []
-    for variant in ("frozen_qk", "mixit"):
-        contrast = variant != "frozen_qk"
+    for variant, rule, predicted, suffix in (
+            ("frozen_qk", claim.rule, f"> {HEAD_SCORE_BOUND:g}", ""),
+            ("mixit", falls, f"< {HEAD_SCORE_BOUND:g}", " (contrast, falls)")):
         best = [best_heads(result) for result in by_variant[variant]]
         accuracy = [result["test_accuracy"] for result in by_variant[variant]]
         uniform = by_variant[variant][0]
         for score, layer_label in (("previous_token", "layer-1 previous-token head"),
                                    ("induction", "last-layer induction head")):
-            details = {"contrast": contrast, "test_accuracy": accuracy,
+            details = {"contrast": variant == "mixit", "test_accuracy": accuracy,
                        "heads": [heads[score]["head"] for heads in best],
                        "uniform_attention": uniform[f"uniform_{score}"]}
-            rows.append(_row(claim, settings, f"{LABELS[variant]}, {layer_label}",
-                             [heads[score]["score"] for heads in best],
-                             f"> {HEAD_SCORE_BOUND:g}", details, bound=HEAD_SCORE_BOUND))
+            rows.append(_row(claim, settings, f"{LABELS[variant]}, {layer_label}{suffix}",
+                             [heads[score]["score"] for heads in best], predicted, details,
+                             bound=HEAD_SCORE_BOUND, rule=rule))
     return rows
 
 
@@ -203,7 +216,7 @@ CLAIMS = (
         "largest width of the sweep.",
         SOURCE_TABLES,
         "sims.memorization.memorization_sweep",
-        Rule("grows", 0.0, 0.02),
+        Rule("grows", 0.0, 0.1),
         _memorization_ordering,
         settings_for,
     ),
