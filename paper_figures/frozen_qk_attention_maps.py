@@ -168,11 +168,12 @@ def draw(data):
     construction = data["construction"]
     panels = (
         (grid[0, 0], maps["previous_token"], maps["tokens"],
-         f"trained Frozen-QK, layer 1, head {heads['previous_token']['head']}\n"
+         f"trained Frozen-QK, layer 1, head {heads['previous_token']['head'] + 1}\n"
          f"previous-token score {heads['previous_token']['score']:.2f}"),
         (grid[0, 1], maps["induction"], maps["tokens"],
          f"trained Frozen-QK, layer {heads['induction']['layer'] + 1}, head "
-         f"{heads['induction']['head']}\ninduction score {heads['induction']['score']:.2f}"),
+         f"{heads['induction']['head'] + 1}\ninduction score "
+         f"{heads['induction']['score']:.2f}"),
         (grid[1, 0], construction["maps"][0], construction["tokens"],
          f"construction, layer 1\nprevious-token score "
          f"{construction['previous_token'][0]:.3f}"),

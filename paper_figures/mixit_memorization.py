@@ -18,6 +18,7 @@ width, the mean and standard deviation over seeds, beside the paper's value.
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullLocator
 
 from paper_figures.output import json_ready
 from sims.memorization import memorization_settings, memorization_sweep
@@ -93,7 +94,7 @@ def draw(data):
     titles = {"bits_per_trainable_parameter": "bits per trainable parameter",
               "bits_per_parameter": "bits per parameter, frozen ones included"}
 
-    for variant, records in data["sweep"].items():
+    for index, (variant, records) in enumerate(data["sweep"].items()):
         label, colour = LABELS[variant]
         trainable = np.array([record["trainable_parameters"] for record in records], float)
         for ax, measure in zip(axes, MEASURES):
@@ -108,16 +109,25 @@ def draw(data):
             axes[2].annotate(f"loss {np.mean(record['final_loss']):.2f}",
                              (count, np.mean(record["bits"]) / record["bits_available"]),
                              fontsize=7, color=colour, textcoords="offset points",
-                             xytext=(4, 4))
+                             xytext=(4, 4 - 9 * index))
 
     for ax, measure in zip(axes, MEASURES):
         ax.set_title(titles[measure], fontsize=11)
         ax.set_ylabel("bits / parameter")
-    axes[2].set_title("fraction of the labels' bits stored (final training loss)", fontsize=11)
+    labels = data["config"]["settings"]["task_options"]["labels"]
+    axes[2].axhline(1.0 / labels, color="black", linestyle="--", linewidth=1)
+    axes[2].set_title("fraction of the labels' bits stored (final training loss;\n"
+                      "dashed: what guessing gets right)", fontsize=11)
     axes[2].set_ylim(0.0, 1.05)
     axes[2].margins(x=0.2)
+    counts = sorted({record["trainable_parameters"] for records in data["sweep"].values()
+                     for record in records})
     for ax in axes:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(counts))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([str(count) for count in counts], rotation=45, ha="right",
+                           fontsize=8)
         ax.set_xlabel("trainable parameters")
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=9)
@@ -142,4 +152,6 @@ def _setup_text(data):
             f"{options['examples'] * np.log2(options['labels']):.0f} bits in all. "
             f"Paper (Table 4, larger models trained to convergence): {paper} bits per "
             f"parameter.\nA model that stores every bit, or that is still improving when "
-            f"training stops, measures a lower bound on its capacity.")
+            f"training stops, measures a lower bound on its capacity. The bits include "
+            f"labels right by chance, 1/{options['labels']} of them for a model that "
+            f"learned nothing.")

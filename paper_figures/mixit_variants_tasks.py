@@ -175,7 +175,7 @@ def _options_text(entry):
     options = {name: value for name, value in entry["options"].items()
                if name not in ("task", "vocab_size", "test_fraction")}
     text = ", ".join(f"{name} {value}" for name, value in options.items())
-    return textwrap.fill(f"{text}; {entry['steps']} steps", 48)
+    return textwrap.fill(f"{text}; {entry['steps']} steps", 60, break_long_words=False)
 
 
 def _setup_text(data):

@@ -97,24 +97,28 @@ def _print_claim(claim, rows):
     print(f"{claim.id}: {claim_verdict(rows)}")
     print(f"  {claim.statement}")
     print(f"  source: {claim.source}; measurement: {claim.measurement}")
-    print(f"  {'setting':52s} {'predicted':>9s} {'measured':>9s} {'seed sd':>7s} "
+    width = max([52] + [len(row.setting) for row in rows])
+    print(f"  {'setting':{width}s} {'predicted':>9s} {'measured':>9s} {'seed sd':>7s} "
           f"{'tolerance':>9s} {'band':>6s}  {'rule':30s} verdict")
     for row in rows:
         spread = "" if row.spread is None else f"{row.spread:.3f}"
-        print(f"  {row.setting:52s} {_format(row.predicted):>9s} {_format(row.measured):>9s} "
-              f"{spread:>7s} {row.rule.tolerance:9.3g} {row.rule.band:6.3g}  "
-              f"{row.rule.describe(row.bound):30s} {row.verdict}")
-    printed = set()
+        print(f"  {row.setting:{width}s} {_format(row.predicted):>9s} "
+              f"{_format(row.measured):>9s} {spread:>7s} {row.rule.tolerance:9.3g} "
+              f"{row.rule.band:6.3g}  {row.rule.describe(row.bound):30s} {row.verdict}")
+
+    # Rows that share a note are listed together, so that every row's note is shown once.
+    settings_by_note = {}
     for row in rows:
         overridden = row.details.get("verdict_from_rule")
         if overridden:
             print(f"  {row.setting}: the rule alone gives {overridden}")
         note = row.details.get("note")
-        if note and note not in printed:
-            print(f"  note on {row.setting}: {note}")
-            printed.add(note)
+        if note:
+            settings_by_note.setdefault(note, []).append(row.setting)
+    for note, settings in settings_by_note.items():
+        which = "every row" if len(settings) == len(rows) else "; ".join(settings)
+        print(f"  note on {which}: {note}")
     print()
-
 
 if __name__ == "__main__":
     sys.exit(run_command_line(main))

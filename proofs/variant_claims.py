@@ -43,7 +43,8 @@ from sims.variant_comparison import compare_variants, comparison_settings
 SOURCE_TABLES = ("Dong et al. 2025 (arXiv 2506.01115), Tables 1, 3 and 4 [secondary: cell "
                  "values read from a summary, not from the paper]")
 SOURCE_FIGURE = ("Dong et al. 2025 (arXiv 2506.01115), Figure 3, attention maps of a two-layer "
-                 "Frozen-QK model [secondary: described, not read]")
+                 "Frozen-QK model [secondary: the figure is known from a summary's "
+                 "description, not from the paper]")
 
 LABELS = {"standard": "Standard", "frozen_qk": "Frozen-QK", "frozen_mlp": "Frozen-MLP",
           "mixit": "MixiT"}
