@@ -24,12 +24,16 @@ variants are compared) must keep one verdict over the mean plus or minus two sta
 errors (:meth:`proofs.ledger.Rule.decide_over_seeds`).
 
 The bounds (half of the attention, an accuracy gap of 0.3, parity within 0.1, a positive
-difference) are part of each statement. The bands are fixed here and recorded with the
-quick-scale run they were checked against, base seed 0 and 3 seeds, in
-``proofs/calibration/variants.json``. Each band is at least the largest seed standard
-deviation of its rows in that run, except for ``mixit.matches-arithmetic``, whose MixiT
-seeds on modular addition spread by more than the whole tolerance. A calibration over
-many seeds, as for the CompleteP exponents, would take hours of training.
+difference) are part of each statement. The noise bands come from a calibration run of
+every claim at the quick scale with base seed 1000, recorded in
+``proofs/calibration/variants.json`` by ``scripts/calibrate_variant_claims.py``: twice
+the largest standard error over seeds of a row, rounded up to 0.05.
+
+NOTE: at the quick scale the induction heads form in some seeds and not in others (3 of
+3 seeds with base seed 0, 1 of 3 with base seed 1000; the others solve the task with the
+mechanism spread over several heads). The calibrated band of
+``frozen-qk.induction-heads-form``, 0.6, is then wider than the gap between the bound and
+a formed head, so with 3 seeds the claim is inconclusive or fails, and cannot pass.
 """
 
 import numpy as np
@@ -51,6 +55,9 @@ LABELS = {"standard": "Standard", "frozen_qk": "Frozen-QK", "frozen_mlp": "Froze
 
 HEAD_SCORE_BOUND = 0.5
 """A head forms when it puts more than half of its attention on its target."""
+
+HEAD_CONTRAST_BAND = 0.05
+"""Noise band of the MixiT contrast rows of ``frozen-qk.induction-heads-form``."""
 
 RETRIEVAL_GAP_BOUND = 0.3
 """MixiT fails a lookup task when its accuracy is below softmax attention's by more than
@@ -96,8 +103,9 @@ def _row(claim, settings, setting, seed_values, predicted, details, bound=None, 
 
 def _induction_heads(claim, settings, seed, cache):
     by_variant = induction_head_runs(induction_head_settings(settings["scale"]), seed, cache)
-    # MixiT's rows are contrasts: the same scores must fall below the bound.
-    falls = Rule("falls", claim.rule.tolerance, claim.rule.band)
+    # MixiT's rows are contrasts: the same scores must fall below the bound, decided with
+    # the band of MixiT's own seed noise.
+    falls = Rule("falls", claim.rule.tolerance, HEAD_CONTRAST_BAND)
     rows = []
     for variant, rule, predicted, suffix in (
             ("frozen_qk", claim.rule, f"> {HEAD_SCORE_BOUND:g}", ""),
@@ -185,7 +193,7 @@ CLAIMS = (
         "attention on its target.",
         SOURCE_FIGURE,
         "sims.induction_heads.induction_head_runs",
-        Rule("grows", 0.0, 0.1),
+        Rule("grows", 0.0, 0.6),
         _induction_heads,
         settings_for,
     ),
@@ -196,7 +204,7 @@ CLAIMS = (
         "more than 0.3.",
         SOURCE_TABLES,
         "sims.variant_comparison.compare_variants",
-        Rule("grows", 0.0, 0.1),
+        Rule("grows", 0.0, 0.15),
         _fails_retrieval,
         settings_for,
     ),

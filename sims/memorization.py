@@ -9,8 +9,9 @@ and bits per trainable and per total parameter.
 A model that is trained long enough to stop improving and that cannot store every label
 measures a capacity. A model that stores every label (training accuracy 1) measures only
 a lower bound, and one stopped while still improving measures what it stored in the
-budget; :func:`memorization_sweep` reports the final training loss curve so that either
-case can be seen.
+budget. :func:`memorization_sweep` reports the stored fraction of the bits and the final
+training loss, so that either case can be seen. The bits include labels that are right
+by chance (see :func:`memorization_capacity`).
 """
 
 import math

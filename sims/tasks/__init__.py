@@ -6,6 +6,8 @@ splits that share no problem. :func:`make_task` builds a task by name, and
 :func:`task_options` returns its options at a suite scale.
 """
 
+import inspect
+
 from sims.scales import SCALES
 from sims.tasks.arithmetic import DecimalAddition, Memorization, ModularAddition
 from sims.tasks.base import SPLITS, FiniteTask, StreamTask, Task, TaskBatch, row_hash_fraction
@@ -90,9 +92,15 @@ def make_task(name, generator=None, **options):
     Raises
     ------
     ValueError
-        For an unknown name, a finite task without a generator, or invalid options.
+        For an unknown name or option, a finite task without a generator, or invalid
+        option values.
     """
     task = TASKS[check_task_name(name)]
+    accepted = [option for option in inspect.signature(task).parameters if option != "generator"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"unknown option {unknown[0]!r} of task {name!r}; valid: "
+                         f"{', '.join(accepted)}")
     if name in FINITE_TASKS:
         if generator is None:
             raise ValueError(f"task {name!r} draws its fixed examples at construction and "

@@ -145,6 +145,10 @@ class Memorization(FiniteTask):
         self.keys = check_int_at_least("keys", keys, 1)
         self.labels = check_int_at_least("labels", labels, 2)
         self.example_count = check_int_at_least("examples", examples, 1)
+        if self.example_count > self.keys**2:
+            raise ValueError(f"examples {examples} exceeds the {self.keys**2} distinct inputs "
+                             f"of keys = {keys}; pass keys >= "
+                             f"{int(np.ceil(np.sqrt(self.example_count)))}")
         if test_examples is None:
             test_examples = min(self.example_count, self.keys**2 - self.example_count)
         self.test_count = check_int_at_least("test_examples", test_examples, 0)

@@ -310,3 +310,13 @@ def test_nearly_empty_split_raise():
     empty_split = "train" if row_hash_fraction(problem)[0] < task.test_fraction else "test"
     with pytest.raises(RuntimeError, match=f"found only 0 of 2 {empty_split} problems"):
         task.sample(empty_split, 2, np.random.default_rng(0))
+
+
+def test_unknown_option_lists_valid_ones():
+    with pytest.raises(ValueError, match="unknown option 'bogus' of task 'retrieval'; valid: pairs"):
+        make_task("retrieval", bogus=3)
+
+
+def test_memorization_with_more_examples_than_inputs_raises():
+    with pytest.raises(ValueError, match="examples 100 exceeds the 16 distinct inputs"):
+        make_task("memorization", np.random.default_rng(0), examples=100, keys=4)
