@@ -6,7 +6,9 @@ fell beyond tolerance plus band. The measurements share one run cache per module
 each simulation runs once.
 """
 
+import json
 import math
+import pathlib
 
 import pytest
 
@@ -144,9 +146,18 @@ def test_claim_rows_at_smoke_scale(cache, claim_id):
         assert row.claim == claim_id
         assert math.isfinite(row.measured), f"{row.setting}: measured {row.measured!r}"
         assert row.verdict in VERDICTS, f"{row.setting}: verdict {row.verdict!r}"
-        # A row may use the bounded or grows variant of the claim's rule, never other numbers.
+        # A row may use the bounded or grows variant of the claim's rule, never other
+        # numbers; a contrast row may use the contrast band that a calibration records.
         assert row.rule.tolerance == claim.rule.tolerance, row.setting
-        assert row.rule.band == claim.rule.band, row.setting
+        if row.rule.band != claim.rule.band:
+            assert row.details.get("contrast"), row.setting
+            assert row.rule.band == recorded_contrast_band(claim_id), row.setting
+
+
+def recorded_contrast_band(claim_id):
+    """Return the contrast band of ``claim_id`` in ``proofs/calibration/variants.json``."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "proofs" / "calibration" / "variants.json"
+    return json.loads(path.read_text(encoding="utf-8"))["claims"][claim_id]["contrast_band"]
 
 
 def test_settings_for_returns_copy():
