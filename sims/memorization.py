@@ -18,7 +18,6 @@ import math
 import numbers
 from dataclasses import asdict, dataclass
 
-import numpy as np
 
 from sims.cache import RunCache
 from sims.runs import RunConfig
