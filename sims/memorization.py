@@ -18,7 +18,6 @@ import math
 import numbers
 from dataclasses import asdict, dataclass
 
-
 from sims.cache import RunCache
 from sims.runs import RunConfig
 from sims.scales import check_scale
