@@ -23,7 +23,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.output import json_ready
+from paper_figures.variant_style import variant_style
 from proofs.frozen_qk import induction_construction, induction_forward, repeated_sequences
+from sims.fits import seed_summary
 from sims.induction_heads import (
     SCORES, best_heads, induction_head_runs, induction_head_settings, induction_score,
     previous_token_score, uniform_scores,
@@ -31,9 +33,6 @@ from sims.induction_heads import (
 from sims.seeds import stream_seed
 
 NAME = "frozen-qk-attention-maps"
-
-LABELS = {"frozen_qk": ("Frozen-QK", "C1"), "standard": ("Standard", "C0"),
-          "mixit": ("MixiT", "C3")}
 
 CONSTRUCTION = {"half_length": 8, "vocab_size": 17, "head_width": 32, "width": 160,
                 "beta": 12.0, "sequences": 64}
@@ -112,9 +111,9 @@ def compute(scale, base_seed, cache):
                             "induction": result["induction"], "best": best_heads(result),
                             "diverged": result["diverged"]})
         trained[variant] = records
-        fits[variant] = {"accuracy": _spread([r["test_accuracy"] for r in records])}
+        fits[variant] = {"accuracy": _seed_fit([r["test_accuracy"] for r in records])}
         for score in SCORES:
-            fits[variant][score] = _spread([r["best"][score]["score"] for r in records])
+            fits[variant][score] = _seed_fit([r["best"][score]["score"] for r in records])
 
     frozen = by_variant["frozen_qk"][0]
     best = best_heads(frozen)
@@ -145,12 +144,9 @@ def compute(scale, base_seed, cache):
     })
 
 
-def _spread(values):
-    values = np.asarray(values, dtype=float)
-    finite = values[np.isfinite(values)]
-    return {"mean": float(finite.mean()) if finite.size else float("nan"),
-            "std": float(finite.std(ddof=1)) if finite.size > 1 else float("nan"),
-            "seeds": values.tolist()}
+def _seed_fit(values):
+    """Return :func:`sims.fits.seed_summary` of ``values`` with the values themselves."""
+    return dict(seed_summary(values), seeds=[float(value) for value in values])
 
 
 def draw(data):
@@ -211,7 +207,7 @@ def _draw_scores(ax, data, score):
     names = list(data["trained"]) + ["construction", "uniform"]
     for position, name in enumerate(names):
         if name in data["trained"]:
-            label, colour = LABELS.get(name, (name, "C7"))
+            colour = variant_style(name)[1]
             values = np.array([record["best"][score]["score"]
                                for record in data["trained"][name]], dtype=float)
             ax.bar(position, np.nanmean(values), color=colour, alpha=0.5, width=0.7)
@@ -221,7 +217,7 @@ def _draw_scores(ax, data, score):
             ax.bar(position, value, color="0.4" if name == "construction" else "0.8",
                    width=0.7)
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([LABELS.get(name, (name,))[0] for name in names], rotation=20,
+    ax.set_xticklabels([variant_style(name)[0] for name in names], rotation=20,
                        ha="right", fontsize=9)
     ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.05)
     ax.grid(True, axis="y", alpha=0.3)
@@ -233,7 +229,7 @@ def _draw_scores(ax, data, score):
 def _setup_text(data):
     settings = data["config"]["settings"]
     options = settings["task_options"]
-    accuracy = ", ".join(f"{LABELS.get(name, (name,))[0]} "
+    accuracy = ", ".join(f"{variant_style(name)[0]} "
                          f"{data['fits'][name]['accuracy']['mean']:.2f}"
                          for name in data["trained"])
     shape = data["config"]["construction"]

@@ -21,12 +21,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from paper_figures.output import json_ready
+from paper_figures.variant_style import variant_style
+from sims.fits import seed_summary
 from sims.memorization import memorization_settings, memorization_sweep
 
 NAME = "mixit-memorization"
-
-LABELS = {"standard": ("Standard", "C0"), "frozen_qk": ("Frozen-QK", "C1"),
-          "frozen_mlp": ("Frozen-MLP", "C2"), "mixit": ("MixiT", "C3")}
 
 PAPER_BITS_PER_PARAMETER = {"standard": 2.98, "frozen_qk": 2.25, "mixit": 2.18,
                             "frozen_mlp": 1.13}
@@ -57,12 +56,7 @@ def compute(scale, base_seed, cache):
         fits[variant] = {"paper_bits_per_parameter": PAPER_BITS_PER_PARAMETER.get(variant),
                          "widths": {}}
         for record in records:
-            summary = {}
-            for measure in MEASURES + ("bits",):
-                values = np.array(record[measure], dtype=float)
-                summary[measure] = {"mean": float(np.mean(values)),
-                                    "std": float(np.std(values, ddof=1))
-                                    if values.size > 1 else float("nan")}
+            summary = {measure: seed_summary(record[measure]) for measure in MEASURES + ("bits",)}
             summary["stored_fraction"] = summary["bits"]["mean"] / record["bits_available"]
             fits[variant]["widths"][str(record["width"])] = summary
 
@@ -95,7 +89,7 @@ def draw(data):
               "bits_per_parameter": "bits per parameter, frozen ones included"}
 
     for index, (variant, records) in enumerate(data["sweep"].items()):
-        label, colour = LABELS[variant]
+        label, colour = variant_style(variant)
         trainable = np.array([record["trainable_parameters"] for record in records], float)
         for ax, measure in zip(axes, MEASURES):
             values = np.array([record[measure] for record in records], dtype=float)
@@ -141,7 +135,7 @@ def draw(data):
 def _setup_text(data):
     settings = data["config"]["settings"]
     options = settings["task_options"]
-    paper = ", ".join(f"{LABELS[variant][0]} {value:g}"
+    paper = ", ".join(f"{variant_style(variant)[0]} {value:g}"
                       for variant, value in PAPER_BITS_PER_PARAMETER.items())
     return (f"scale {data['config']['scale']}: widths "
             f"{', '.join(str(width) for width in settings['widths'])}, two layers, "

@@ -23,21 +23,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.output import json_ready
+from paper_figures.variant_style import variant_style
 from sims.task_training import build_task
-from sims.variant_comparison import (
-    chance_accuracy, compare_variants, comparison_settings, seed_summary,
-)
+from sims.fits import seed_summary
+from sims.variant_comparison import chance_accuracy, compare_variants, comparison_settings
 
 NAME = "mixit-variants-tasks"
-
-LABELS = {
-    "standard": ("Standard", "C0"),
-    "frozen_qk": ("Frozen-QK", "C1"),
-    "frozen_mlp": ("Frozen-MLP", "C2"),
-    "mixit": ("MixiT", "C3"),
-    "embedding_only": ("embedding only", "C7"),
-}
-"""Label and colour of each variant."""
 
 TASK_TITLES = {
     "retrieval": "retrieval",
@@ -146,7 +137,7 @@ def _draw_task(ax, entry):
     positions = np.arange(len(variants))
     metric = entry["metric"]
     for position, variant in zip(positions, variants):
-        label, colour = LABELS[variant]
+        colour = variant_style(variant)[1]
         values = np.array(entry["variants"][variant][metric], dtype=float)
         finite = values[np.isfinite(values)]
         if finite.size:
@@ -165,7 +156,7 @@ def _draw_task(ax, entry):
         ax.axhline(entry["uniform_loss"], color="black", linestyle="--", linewidth=1)
         ax.set_ylabel("test loss, nats per character\n(dashed: uniform guess; lower is better)")
     ax.set_xticks(positions)
-    ax.set_xticklabels([LABELS[variant][0] for variant in variants], rotation=25, ha="right",
+    ax.set_xticklabels([variant_style(variant)[0] for variant in variants], rotation=25, ha="right",
                        fontsize=9)
     ax.set_title(f"{entry['title']}\n{_options_text(entry)}", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)

@@ -43,15 +43,13 @@ from sims.induction_heads import best_heads, induction_head_runs, induction_head
 from sims.memorization import memorization_settings, memorization_sweep
 from sims.scales import check_scale
 from sims.variant_comparison import compare_variants, comparison_settings
+from sims.variants import VARIANT_LABELS
 
 SOURCE_TABLES = ("Dong et al. 2025 (arXiv 2506.01115), Tables 1, 3 and 4 [secondary: cell "
                  "values read from a summary, not from the paper]")
 SOURCE_FIGURE = ("Dong et al. 2025 (arXiv 2506.01115), Figure 3, attention maps of a two-layer "
                  "Frozen-QK model [secondary: the figure is known from a summary's "
                  "description, not from the paper]")
-
-LABELS = {"standard": "Standard", "frozen_qk": "Frozen-QK", "frozen_mlp": "Frozen-MLP",
-          "mixit": "MixiT"}
 
 HEAD_SCORE_BOUND = 0.5
 """A head forms when it puts more than half of its attention on its target."""
@@ -118,7 +116,7 @@ def _induction_heads(claim, settings, seed, cache):
             details = {"contrast": variant == "mixit", "test_accuracy": accuracy,
                        "heads": [heads[score]["head"] for heads in best],
                        "uniform_attention": uniform[f"uniform_{score}"]}
-            rows.append(_row(claim, settings, f"{LABELS[variant]}, {layer_label}{suffix}",
+            rows.append(_row(claim, settings, f"{VARIANT_LABELS[variant]}, {layer_label}{suffix}",
                              [heads[score]["score"] for heads in best], predicted, details,
                              bound=HEAD_SCORE_BOUND, rule=rule))
     return rows
@@ -141,9 +139,9 @@ def _fails_retrieval(claim, settings, seed, cache):
     for task_label, measured in (("retrieval", accuracy), ("induction", accuracy_induction)):
         for reference in ("standard", "frozen_qk"):
             gaps = _paired_gaps(measured[reference], measured["mixit"])
-            details = {LABELS[reference]: measured[reference], "MixiT": measured["mixit"]}
+            details = {VARIANT_LABELS[reference]: measured[reference], "MixiT": measured["mixit"]}
             rows.append(_row(claim, settings,
-                             f"{task_label}: {LABELS[reference]} minus MixiT accuracy", gaps,
+                             f"{task_label}: {VARIANT_LABELS[reference]} minus MixiT accuracy", gaps,
                              f"> {RETRIEVAL_GAP_BOUND:g}", details, bound=RETRIEVAL_GAP_BOUND))
     return rows
 
@@ -173,13 +171,13 @@ def _memorization_ordering(claim, settings, seed, cache):
                            ("bits_per_parameter", "per parameter")):
         for larger, smaller in zip(PAPER_MEMORIZATION_ORDER, PAPER_MEMORIZATION_ORDER[1:]):
             gaps = _paired_gaps(at_width[larger][measure], at_width[smaller][measure])
-            details = {"width": width, LABELS[larger]: at_width[larger][measure],
-                       LABELS[smaller]: at_width[smaller][measure],
-                       "stored_fraction": {LABELS[variant]: float(np.mean(record["bits"])
+            details = {"width": width, VARIANT_LABELS[larger]: at_width[larger][measure],
+                       VARIANT_LABELS[smaller]: at_width[smaller][measure],
+                       "stored_fraction": {VARIANT_LABELS[variant]: float(np.mean(record["bits"])
                                                                   / record["bits_available"])
                                            for variant, record in at_width.items()}}
             rows.append(_row(claim, settings,
-                             f"bits {label}: {LABELS[larger]} minus {LABELS[smaller]}",
+                             f"bits {label}: {VARIANT_LABELS[larger]} minus {VARIANT_LABELS[smaller]}",
                              gaps, "> 0", details, bound=0.0))
     return rows
 

@@ -1,4 +1,4 @@
-"""Log-log slope fits over seeds."""
+"""Log-log slope fits over seeds, and the mean and spread of a value over seeds."""
 
 import numpy as np
 from scipy import stats
@@ -64,3 +64,19 @@ def seed_slopes(x, y):
         "mean_curve_slope": float(loglog_slope(x, geometric_mean).slope),
         "seeds": len(slopes),
     }
+
+
+def seed_summary(values):
+    """Return the mean and the standard deviation (``ddof = 1``) over seeds of finite values.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``std`` (NaN for fewer than two finite values) and ``finite`` (how many
+        values entered).
+    """
+    finite = np.asarray([value for value in values if np.isfinite(value)], dtype=float)
+    if finite.size == 0:
+        return {"mean": float("nan"), "std": float("nan"), "finite": 0}
+    std = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
+    return {"mean": float(np.mean(finite)), "std": std, "finite": int(finite.size)}

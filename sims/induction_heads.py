@@ -35,6 +35,9 @@ from sims.tasks import SCALE_OPTIONS
 
 KIND = "induction-heads"
 
+SCORES = ("previous_token", "induction")
+"""Names of the two scores, in the order of the induction circuit."""
+
 
 @dataclass(frozen=True)
 class InductionHeadSettings:
@@ -129,20 +132,21 @@ def best_heads(result):
     -------
     dict
         ``previous_token`` and ``induction``: each a dict with the ``layer`` and ``head``
-        (from 0) and its ``score``.
+        (from 0) and its ``score``. A diverged run, whose scores are NaN, gets head 0 and
+        a NaN score.
     """
-    first = np.asarray(result["previous_token"])[0]
-    last = np.asarray(result["induction"])[-1]
+    first = np.asarray(result["previous_token"], dtype=float)[0]
+    last = np.asarray(result["induction"], dtype=float)[-1]
     layers = np.asarray(result["induction"]).shape[0]
-    return {
-        "previous_token": {"layer": 0, "head": int(np.nanargmax(first)),
-                           "score": float(np.nanmax(first))},
-        "induction": {"layer": layers - 1, "head": int(np.nanargmax(last)),
-                      "score": float(np.nanmax(last))},
-    }
+    return {"previous_token": _best_head(first, 0), "induction": _best_head(last, layers - 1)}
 
-SCORES = ("previous_token", "induction")
-"""Names of the two scores, in the order of the induction circuit."""
+
+def _best_head(scores, layer):
+    """Return the head of ``layer`` with the highest score, or head 0 if every score is NaN."""
+    if np.all(np.isnan(scores)):
+        return {"layer": layer, "head": 0, "score": float("nan")}
+    head = int(np.nanargmax(scores))
+    return {"layer": layer, "head": head, "score": float(scores[head])}
 
 
 def _previous_rows(tokens, pad_token):

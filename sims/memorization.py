@@ -23,11 +23,7 @@ from sims.runs import RunConfig
 from sims.scales import check_scale
 from sims.task_training import build_task, train_on_task
 from sims.tasks import SCALE_OPTIONS
-from sims.variants import ParameterCounts, check_variant
-
-PAPER_VARIANTS = ("standard", "frozen_qk", "frozen_mlp", "mixit")
-"""The four variants of the paper's memorization table."""
-
+from sims.variants import PAPER_VARIANTS, ParameterCounts, check_variant
 
 @dataclass(frozen=True)
 class MemorizationSettings:

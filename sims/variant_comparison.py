@@ -24,10 +24,7 @@ from sims.runs import RunConfig
 from sims.scales import check_scale
 from sims.task_training import build_task, train_on_task
 from sims.tasks import SCALE_OPTIONS, check_task_name
-
-PAPER_VARIANTS = ("standard", "frozen_qk", "frozen_mlp", "mixit")
-"""The four variants of the paper's task tables."""
-
+from sims.variants import PAPER_VARIANTS
 
 @dataclass(frozen=True)
 class ComparisonSettings:
@@ -203,22 +200,6 @@ def _best_learning_rate(settings, variant, by_key):
     record["trainable_parameters"] = seeds[0]["trainable_parameters"]
     record["total_parameters"] = seeds[0]["total_parameters"]
     return record
-
-
-def seed_summary(values):
-    """Return the mean and the standard deviation (``ddof = 1``) over seeds of finite values.
-
-    Returns
-    -------
-    dict
-        ``mean``, ``std`` (NaN for fewer than two finite values) and ``finite`` (how many
-        values entered).
-    """
-    finite = np.asarray([value for value in values if np.isfinite(value)], dtype=float)
-    if finite.size == 0:
-        return {"mean": float("nan"), "std": float("nan"), "finite": 0}
-    std = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
-    return {"mean": float(np.mean(finite)), "std": std, "finite": int(finite.size)}
 
 
 def chance_accuracy(task):

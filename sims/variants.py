@@ -35,6 +35,13 @@ from sims.models import Transformer
 VARIANTS = ("standard", "frozen_qk", "frozen_mlp", "mixit", "embedding_only")
 """Names of the variants that :func:`build_variant` builds."""
 
+PAPER_VARIANTS = ("standard", "frozen_qk", "frozen_mlp", "mixit")
+"""The four variants that Dong et al. 2025 compare in their task tables."""
+
+VARIANT_LABELS = {"standard": "Standard", "frozen_qk": "Frozen-QK", "frozen_mlp": "Frozen-MLP",
+                  "mixit": "MixiT", "embedding_only": "embedding only"}
+"""Display name of each variant."""
+
 EMBEDDING_ONLY_ATTENTIONS = ("softmax", "mixit")
 """Attention patterns of the ``"embedding_only"`` variant."""
 

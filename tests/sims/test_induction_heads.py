@@ -115,3 +115,12 @@ def test_smoke_runs_report_scores_and_maps():
             best = best_heads(result)
             assert best["induction"]["layer"] == settings.depth - 1
             assert best["previous_token"]["score"] == np.max(result["previous_token"][0])
+
+
+def test_best_heads_of_a_diverged_run():
+    nan_scores = np.full((2, 3), np.nan)
+    best = best_heads({"previous_token": nan_scores, "induction": nan_scores})
+    assert best["previous_token"]["head"] == 0
+    assert np.isnan(best["previous_token"]["score"])
+    assert best["induction"]["layer"] == 1
+    assert np.isnan(best["induction"]["score"])

@@ -9,7 +9,7 @@ import pytest
 from sims.cache import RunCache
 from sims.tasks import make_task
 from sims.variant_comparison import (
-    VARIANT_TASK_SCALES, _best_learning_rate, chance_accuracy, compare_variants, seed_summary,
+    VARIANT_TASK_SCALES, _best_learning_rate, chance_accuracy, compare_variants,
 )
 
 SMOKE = VARIANT_TASK_SCALES["smoke"]
@@ -72,13 +72,6 @@ def test_chance_accuracy(name, options, chance):
 
 def test_language_has_no_chance_accuracy():
     assert math.isnan(chance_accuracy(make_task("language", seq_len=8)))
-
-
-def test_seed_summary_skips_diverged_seeds():
-    summary = seed_summary([0.5, math.nan, 0.7])
-    assert summary == {"mean": pytest.approx(0.6), "std": pytest.approx(math.sqrt(0.02)),
-                       "finite": 2}
-    assert math.isnan(seed_summary([math.nan])["mean"])
 
 
 def test_unknown_task_raises():
