@@ -5,7 +5,7 @@ The analogue of the attention maps of a two-layer Frozen-QK model in Dong, Noci,
 Li 2025, "Is Random Attention Sufficient for Sequence Modeling?" (arXiv 2506.01115,
 Figure 3). Two-layer transformers train on induction with varying lengths and filler
 tokens (:class:`sims.tasks.Induction`), where neither a fixed offset nor token counts
-give the answer. The variants are Frozen-QK (query and key weights frozen at
+give the next token. The variants are Frozen-QK (query and key weights frozen at
 ``N(0, 1/N)``), Standard and MixiT, several seeds each. The runs are those of
 :func:`sims.induction_heads.induction_head_runs`, which the claim
 ``frozen-qk.induction-heads-form`` reads too.
@@ -221,8 +221,8 @@ def _draw_scores(ax, data, score):
                        ha="right", fontsize=9)
     ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.05)
     ax.grid(True, axis="y", alpha=0.3)
-    which = "layer-1 heads" if score == "previous_token" else "last-layer heads"
-    ax.set_title(f"best {score.replace('_', '-')} score over {which}\n"
+    heads = "layer-1 heads" if score == "previous_token" else "last-layer heads"
+    ax.set_title(f"best {score.replace('_', '-')} score over {heads}\n"
                  "(bars: mean over seeds; dots: seeds)", fontsize=10)
 
 

@@ -10,7 +10,7 @@ grid point with the lowest training loss) and the sizes are those of
 ``mixit.fails-retrieval`` and ``mixit.matches-arithmetic`` read too.
 
 One panel per task shows each variant's test accuracy as a bar (mean over seeds) with one
-dot per seed and a dashed line at chance; the language panel shows the test loss in nats
+dot per seed and a dashed line at chance. The language panel shows the test loss in nats
 per character instead, for which lower is better. ``fits`` gives, per task and variant,
 the mean and standard deviation over seeds, with the paper's reported value where one is
 known (its models are larger and trained far longer, so the values are a reference, not a

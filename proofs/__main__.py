@@ -116,8 +116,8 @@ def _print_claim(claim, rows):
         if note:
             settings_by_note.setdefault(note, []).append(row.setting)
     for note, settings in settings_by_note.items():
-        which = "every row" if len(settings) == len(rows) else "; ".join(settings)
-        print(f"  note on {which}: {note}")
+        covered = "every row" if len(settings) == len(rows) else "; ".join(settings)
+        print(f"  note on {covered}: {note}")
     print()
 
 if __name__ == "__main__":

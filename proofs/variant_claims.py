@@ -29,9 +29,9 @@ every claim at the quick scale with base seed 1000, recorded in
 ``proofs/calibration/variants.json`` by ``scripts/calibrate_variant_claims.py``: twice
 the largest standard error over seeds of a row, rounded up to 0.05.
 
-NOTE: at the quick scale the induction heads form in some seeds and not in others (3 of
-3 seeds with base seed 0, 1 of 3 with base seed 1000; the others solve the task with the
-mechanism spread over several heads). The calibrated band of
+NOTE: at the quick scale the induction heads form in some seeds and not in others: in 3 of
+3 seeds with base seed 0 and in 1 of 3 with base seed 1000. The other seeds solve the
+task with the mechanism spread over several heads. The calibrated band of
 ``frozen-qk.induction-heads-form``, 0.6, is then wider than the gap between the bound and
 a formed head, so with 3 seeds the claim is inconclusive or fails, and cannot pass.
 """

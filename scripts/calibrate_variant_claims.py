@@ -1,10 +1,10 @@
 """Record the noise bands of the trained-variant claims from a run of their own.
 
 The claims of ``proofs/variant_claims.py`` compare trained transformer variants over the
-seeds of one scale. Their bounds are part of their statements; their noise bands come
-from this script, which measures every claim at the quick scale with a base seed of its
-own (so that the calibration never uses the runs that the ledger later judges) and
-records, for each row, the per-seed values and their standard deviation. For each claim
+seeds of one scale. Their bounds are part of their statements, and their noise bands come
+from this script. It measures every claim at the quick scale with a base seed of its own,
+so that the calibration never uses the runs that the ledger later judges, and records the
+per-seed values of each row and their standard deviation. For each claim
 
 * ``band = max over rows of 2 * sd / sqrt(n)``, rounded up to 0.05 and at least 0.05,
   over the rows that state the claim, with ``n`` the seeds per row: twice the standard

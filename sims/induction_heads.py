@@ -1,9 +1,9 @@
 """Previous-token and induction scores of attention heads, and the trained runs behind them.
 
 An induction head (Olsson et al. 2022, "In-context learning and induction heads") works in
-two steps: a head of an early layer copies the previous token into each position, and a
-head of a later layer attends from a token to the positions that followed its earlier
-occurrences, whose next token it then predicts. The two scores below measure each step
+two steps. A head of an early layer copies the previous token into each position. A head
+of a later layer then attends from a token to the positions that followed its earlier
+occurrences, and so predicts the token found there. The two scores below measure each step
 on an attention matrix ``A`` of one head (rows: queries ``i``, columns: keys ``j <= i``):
 
 * previous-token score: the mean of ``A[i, i - 1]`` over the scored rows;

@@ -101,7 +101,7 @@ def memorization_sweep(settings, base_seed, cache=RunCache(None), variants=None)
     Returns
     -------
     dict
-        ``{variant: [record per width]}``. A record holds ``width``,
+        ``{variant: [record per width]}``. A record has ``width``,
         ``trainable_parameters``, ``total_parameters`` and, as lists over seeds,
         ``train_accuracy``, ``bits``, ``bits_per_trainable_parameter``,
         ``bits_per_parameter`` and ``final_loss`` (the mean training loss over the last

@@ -5,14 +5,14 @@ Tables 1 to 3): every variant of :mod:`sims.variants` trains on every task of
 :mod:`sims.tasks` with the same model size, steps and learning-rate grid, over several
 seeds. For each task and variant the learning rate is the grid point with the lowest
 mean final loss on the training evaluation set, so the choice never looks at the test
-split; the reported numbers are that learning rate's test accuracy and test loss per
+split. The reported numbers are that learning rate's test accuracy and test loss per
 seed.
 
 The models are pre-LayerNorm transformers at their base width (all width multipliers
 are 1) with the ``1 / sqrt(n_h)`` logit scale, learned absolute positions, AdamW with a
 linear warmup over the first tenth of the steps and a cosine decay. Sizes per scale are in
-:data:`VARIANT_TASK_SCALES`; the task options are those of
-:data:`sims.tasks.SCALE_OPTIONS`, with the changes listed there.
+:data:`VARIANT_TASK_SCALES`, and the task options are those of
+:data:`sims.tasks.SCALE_OPTIONS`.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -207,8 +207,8 @@ def chance_accuracy(task):
 
     ``1 / values`` for retrieval, ``1 / alphabet`` for induction and k-hop induction,
     ``1 / 10`` per digit for decimal addition, ``1 / p`` for modular addition and
-    ``1 / labels`` for memorization. Character-level language modeling has no answer
-    set and gives NaN.
+    ``1 / labels`` for memorization. Character-level language modeling has no fixed
+    set of targets and gives NaN.
     """
     answers = {"retrieval": "values", "induction": "alphabet", "multihop": "alphabet",
                "modular_addition": "p", "memorization": "labels"}

@@ -74,8 +74,8 @@ class Retrieval(StreamTask):
         keys = _distinct_tokens(generator, count, self.keys, slots)
         values = self.keys + generator.integers(0, self.values, size=(count, slots))
         used = generator.integers(self.min_pairs, self.pairs + 1, size=count)
-        # Row r uses the last used[r] slots; the queries pick distinct ones among them,
-        # the first q entries of a uniform random order of the used slots.
+        # Row r uses the last used[r] slots. Its queries are the first q used slots in a
+        # uniform random order of the slots, so they are distinct.
         order = np.argsort(generator.random((count, slots)), axis=1)
         used_order = np.argsort(order >= used[:, None], axis=1, kind="stable")
         query_slot = slots - 1 - np.take_along_axis(order, used_order, axis=1)[:, :self.queries]
@@ -88,7 +88,7 @@ class Retrieval(StreamTask):
         content[:, 2 * slots + 1::2] = np.take_along_axis(keys, query_slot, axis=1)
         content[:, 2 * slots + 2::2] = np.take_along_axis(values, query_slot, axis=1)
         batch = self._pack(content, 2 * self.queries - 1)
-        # Of the last 2 q - 1 targets, the query keys between the answers are not scored.
+        # The last 2 q - 1 targets alternate value, key, value: only the values are scored.
         batch.mask[:, self.seq_len - 2 * self.queries + 2::2] = False
         return batch
 
@@ -107,10 +107,10 @@ class Induction(StreamTask):
     the ``2 (length - l)`` positions before ``r r`` hold filler tokens, uniform over the
     alphabet without the tokens of ``r`` (so the alphabet needs ``length + 1`` tokens
     when lengths vary). With one length the earlier copy is always ``l - 1`` positions
-    back, so attention to a fixed offset, found from positions alone, solves the task;
-    varying lengths remove that offset, and fillers that look like ``r``'s tokens remove
-    counting which tokens occurred twice, which uniform attention allows. What is left
-    is matching the current token's earlier occurrence: an induction head.
+    back, so attention to a fixed offset, found from positions alone, solves the task.
+    Varying lengths remove that offset. Fillers that look like ``r``'s tokens also
+    defeat counting which tokens occurred twice, which uniform attention could do. What
+    is left is matching the current token's earlier occurrence: an induction head.
 
     Raises
     ------

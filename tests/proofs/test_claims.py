@@ -147,7 +147,7 @@ def test_claim_rows_at_smoke_scale(cache, claim_id):
         assert math.isfinite(row.measured), f"{row.setting}: measured {row.measured!r}"
         assert row.verdict in VERDICTS, f"{row.setting}: verdict {row.verdict!r}"
         # A row may use the bounded or grows variant of the claim's rule, never other
-        # numbers; a contrast row may use the contrast band that a calibration records.
+        # numbers. Only a contrast row may use the contrast band that a calibration records.
         assert row.rule.tolerance == claim.rule.tolerance, row.setting
         if row.rule.band != claim.rule.band:
             assert row.details.get("contrast"), row.setting

@@ -123,8 +123,8 @@ def test_multi_query_retrieval_answers(pairs, queries, seed):
     for tokens, targets, mask in zip(batch.tokens, batch.targets, batch.mask):
         marker = int(np.flatnonzero(tokens == task.query_token)[0])
         context = tokens[:marker]
-        asked = tokens[marker + 1::2]
-        assert len(set(asked.tolist())) == queries
+        queried = tokens[marker + 1::2]
+        assert len(set(queried.tolist())) == queries
         for position in np.flatnonzero(mask):
             key = tokens[position]
             occurrence = np.flatnonzero(context == key)

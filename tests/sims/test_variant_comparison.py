@@ -40,7 +40,7 @@ def fake_results(train_losses):
             for (lr, seed), loss in train_losses.items()}
 
 
-def test_learning_rate_choice_reads_training_loss_only():
+def test_learning_rate_choice_reads_train_loss():
     settings = dataclasses.replace(SMOKE, lrs=(0.1, 0.01), seeds=2)
     results = fake_results({(0.1, 0): 1.0, (0.1, 1): 3.0, (0.01, 0): 2.0, (0.01, 1): 1.5})
     # The test loss would favour the other point if it were read: make it so.
@@ -51,7 +51,7 @@ def test_learning_rate_choice_reads_training_loss_only():
     assert record["grid"] == {"0.1": 2.0, "0.01": 1.75}
 
 
-def test_a_diverged_seed_rules_its_learning_rate_out():
+def test_learning_rate_choice_skips_diverged_point():
     settings = dataclasses.replace(SMOKE, lrs=(0.1, 0.01), seeds=2)
     results = fake_results({(0.1, 0): 0.5, (0.1, 1): math.nan, (0.01, 0): 2.0, (0.01, 1): 2.0})
     record = _best_learning_rate(settings, "mixit", results)
