@@ -91,7 +91,10 @@ def main(argv=None):
                              "DEPTHCHECK_WORKERS or 1)")
     arguments = parser.parse_args(argv)
     if arguments.workers is not None:
-        os.environ[WORKERS_VARIABLE] = str(worker_count(arguments.workers))
+        try:
+            os.environ[WORKERS_VARIABLE] = str(worker_count(arguments.workers))
+        except ValueError as error:
+            parser.error(str(error))
 
     known = [claim.id for claim in CLAIMS]
     unknown = sorted(set(arguments.claims or ()) - set(known))
